@@ -1,0 +1,49 @@
+/**
+ * Guest physical RAM: one contiguous block from physical address 0. Devices use
+ * the bounds-checked helpers (DMA); the CPU engines use the typed-array views.
+ */
+export class GuestMemory {
+  readonly u8: Uint8Array;
+  readonly view: DataView;
+
+  constructor(readonly sizeBytes: number) {
+    if (sizeBytes % 4096 !== 0) throw new RangeError('guest RAM size must be a multiple of 4 KiB');
+    this.u8 = new Uint8Array(sizeBytes);
+    this.view = new DataView(this.u8.buffer);
+  }
+
+  contains(guestPhysAddr: number, length: number): boolean {
+    return guestPhysAddr >= 0 && length >= 0 && guestPhysAddr + length <= this.sizeBytes;
+  }
+
+  private check(guestPhysAddr: number, length: number): void {
+    if (!this.contains(guestPhysAddr, length)) {
+      throw new GuestMemoryError(
+        `guest physical range 0x${guestPhysAddr.toString(16)}+0x${length.toString(16)} is outside RAM`,
+      );
+    }
+  }
+
+  /** A view of guest RAM (no copy). */
+  slice(guestPhysAddr: number, length: number): Uint8Array {
+    this.check(guestPhysAddr, length);
+    return this.u8.subarray(guestPhysAddr, guestPhysAddr + length);
+  }
+
+  read8(a: number): number { this.check(a, 1); return this.u8[a]; }
+  read16(a: number): number { this.check(a, 2); return this.view.getUint16(a, true); }
+  read32(a: number): number { this.check(a, 4); return this.view.getUint32(a, true); }
+  read64(a: number): bigint { this.check(a, 8); return this.view.getBigUint64(a, true); }
+  write8(a: number, v: number): void { this.check(a, 1); this.u8[a] = v; }
+  write16(a: number, v: number): void { this.check(a, 2); this.view.setUint16(a, v, true); }
+  write32(a: number, v: number): void { this.check(a, 4); this.view.setUint32(a, v >>> 0, true); }
+  write64(a: number, v: bigint): void { this.check(a, 8); this.view.setBigUint64(a, v, true); }
+
+  writeBytes(guestPhysAddr: number, data: Uint8Array): void {
+    this.check(guestPhysAddr, data.length);
+    this.u8.set(data, guestPhysAddr);
+  }
+}
+
+/** A device or loader touched guest memory outside RAM. */
+export class GuestMemoryError extends Error {}
