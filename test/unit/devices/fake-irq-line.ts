@@ -1,0 +1,15 @@
+import type { IrqLine } from '../../../src/bus/device.ts';
+
+/** Records what a device does with its interrupt line. */
+export class FakeIrqLine implements IrqLine {
+  level = false;
+  /** Low-to-high transitions, which is what an edge-triggered PIC input counts. */
+  rises = 0;
+  readonly history: boolean[] = [];
+
+  set(level: boolean): void {
+    if (level && !this.level) this.rises++;
+    this.level = level;
+    this.history.push(level);
+  }
+}
