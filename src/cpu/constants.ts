@@ -96,7 +96,7 @@ export const PF_W = 2;
 export const PF_U = 4;
 export const PF_RSVD = 8;
 
-/** Descriptor access byte (bits 40..47) and flags nibble (bits 52..55), kept together as `access | flags << 8`. */
+/** Descriptor access byte (bits 40..47) in bits 0..7 and the flags nibble (bits 52..55) in bits 12..15, as one number. */
 export const DESC_A = 0x01; // accessed (code/data)
 export const DESC_RW = 0x02; // data: writable; code: readable
 export const DESC_DC = 0x04; // data: expand-down; code: conforming

@@ -1,0 +1,1438 @@
+import {
+  CR0_PE, CR0_PG, CR0_WP, CR4_PSE, CR0_EM, CR0_TS, CR0_MP, CR0_ET,
+  CS, SS, DS, ES, FS, GS, ESP,
+  DESC_CODE, DESC_DB, DESC_DC, DESC_G, DESC_P, DESC_RW, DESC_S, DESC_A,
+  EXC_DB, EXC_DF, EXC_GP, EXC_NP, EXC_PF, EXC_SS, EXC_TS, EXC_UD, EXC_NM,
+  FLAG_AF, FLAG_CF, FLAG_FIXED, FLAG_IF, FLAG_NT, FLAG_OF, FLAG_PF, FLAG_RF, FLAG_SF, FLAG_TF,
+  FLAG_VM, FLAG_ZF, FLAGS_ARITH, FLAGS_SUPPORTED, FLAG_IOPL,
+  PF_P, PF_U, PF_W,
+  SYS_INT_GATE16, SYS_INT_GATE32, SYS_TRAP_GATE16, SYS_TRAP_GATE32, SYS_TASK_GATE,
+  SYS_TSS32_AVAIL, SYS_TSS32_BUSY, SYS_TSS16_AVAIL, SYS_TSS16_BUSY,
+  REG32_NAMES, SEG_NAMES, FLAG_DF,
+} from './constants.ts';
+import type { AccessSize } from '../bus/device.ts';
+import type { InterruptSource, VmExit } from '../engines/vcpu.ts';
+import type { CpuState } from './state.ts';
+import { X87 } from './fpu/x87.ts';
+import type { FpuHost } from './fpu/host.ts';
+
+/** A guest exception in flight. Thrown by instruction code; never escapes run(). */
+export class CpuFault {
+  constructor(readonly vector: number, readonly errorCode: number) {}
+}
+/** The current instruction is waiting on an I/O or MMIO exit. */
+const EXIT_SIGNAL = { exit: true };
+/** HLT executed. */
+const HALT_SIGNAL = { halt: true };
+
+/** The engine met something it does not implement. Ends the run with a report. */
+export class UnimplementedError extends Error {}
+
+export type Handler = (cpu: Cpu) => void;
+
+// Lazy arithmetic flags: the last flag-setting operation, evaluated on demand.
+export const LZ_NONE = 0;
+export const LZ_ADD = 1;
+export const LZ_ADC = 2;
+export const LZ_SUB = 3;
+export const LZ_SBB = 4;
+export const LZ_LOGIC = 5;
+export const LZ_INC = 6;
+export const LZ_DEC = 7;
+
+// TLB entry bits (low 12 bits of (physPage ^ linPage) | flags).
+const T_VALID = 1;
+const T_NOUSER = 2;
+const T_NOWRITE_USER = 4;
+const T_NOWRITE_SUP = 8;
+const T_CLEAN = 16;
+const T_MMIO = 32;
+const TLB_MAX_FILLED = 4096;
+
+const PARITY = new Uint8Array(256);
+for (let i = 0; i < 256; i++) {
+  let p = 1;
+  for (let b = i; b; b >>= 1) p ^= b & 1;
+  PARITY[i] = p ? FLAG_PF : 0;
+}
+
+/** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
+const REG8_INDEX = [0, 4, 8, 12, 1, 5, 9, 13];
+
+export interface CpuOptions {
+  ram: Uint8Array;
+  interrupts: InterruptSource;
+  /** TSC value now (counts virtual time). */
+  readTsc: () => number;
+  /** Dispatch tables: one-byte map and 0F map (from src/cpu/table). */
+  ops: { one: Handler[]; twoByte: Handler[] };
+}
+
+/**
+ * The IA-32 interpreter's CPU: architectural state, segmentation, paging with a
+ * TLB, exceptions and interrupt delivery, and the fetch-decode-execute loop.
+ * Instruction semantics live in src/cpu/ops/, reached through the opcode table.
+ *
+ * Conventions: 32-bit values are kept as signed int32 (`| 0`); addresses are
+ * linear int32 until they reach the bus; a guest exception is thrown as CpuFault
+ * and must leave registers as they were at the start of the instruction (ESP is
+ * restored by the loop; everything else is the handler's job: do all memory
+ * accesses that can fault before committing register changes).
+ */
+export class Cpu implements FpuHost {
+  // General registers: three views of one buffer.
+  readonly r32 = new Int32Array(8);
+  readonly r16 = new Uint16Array(this.r32.buffer);
+  readonly r8 = new Uint8Array(this.r32.buffer);
+  /** Instruction pointer: an unsigned offset into CS. */
+  eip = 0;
+  /** EFLAGS; the arithmetic bits are stale while lzOp !== LZ_NONE. */
+  flags = FLAG_FIXED;
+  lzOp = LZ_NONE;
+  lzA = 0;
+  lzB = 0;
+  lzRes = 0;
+  lzBits = 32;
+  lzCarry = 0;
+
+  // Segment registers and their descriptor caches.
+  readonly segSel = new Int32Array(6);
+  readonly segBase = new Int32Array(6);
+  /** Effective limit in bytes minus one (granularity applied), unsigned. */
+  readonly segLimit = new Float64Array(6);
+  /** Access byte in bits 0..7, flags nibble in bits 12..15 (DESC_* bits). */
+  readonly segAccess = new Int32Array(6);
+  /** Bit s set: segment s is flat (base 0, limit 4 GiB, usable) and needs no checks on read / on write. */
+  segFastRead = 0;
+  segFastWrite = 0;
+
+  gdtBase = 0;
+  gdtLimit = 0xffff;
+  idtBase = 0;
+  idtLimit = 0x3ff;
+  ldtSel = 0;
+  ldtBase = 0;
+  ldtLimit = 0;
+  trSel = 0;
+  trBase = 0;
+  trLimit = 0;
+  trAccess = 0;
+
+  cr0 = CR0_ET;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  readonly dr = new Int32Array(8);
+  cpl = 0;
+  /** CS.D: default operand/address size is 32-bit. */
+  csDefault32 = false;
+  /** SS.B: stack pointer is ESP (else SP). */
+  ss32 = false;
+  msrSysenterCs = 0;
+  msrSysenterEsp = 0;
+  msrSysenterEip = 0;
+  /** Offset added to the virtual-time TSC by WRMSR 0x10. */
+  tscOffset = 0;
+
+  // Per-instruction decode state.
+  o32 = false;
+  a32 = false;
+  segOverride = -1;
+  /** 0 none, 1 REPE/REP (F3), 2 REPNE (F2). */
+  rep = 0;
+  lock = false;
+  modrm = 0;
+  eaOff = 0;
+  eaSeg = DS;
+  /** The memory operand's base register was ESP (POP Ev adjusts for it). */
+  eaBaseIsEsp = false;
+  instrEip = 0;
+  private instrEsp = 0;
+
+  halted = false;
+  /** Instructions in the interrupt shadow (after STI, MOV SS, POP SS). */
+  irqInhibit = 0;
+  private intrPending = false;
+  instructionsRetired = 0;
+
+  // Memory.
+  readonly mem8: Uint8Array;
+  readonly mem32: Int32Array;
+  readonly mem16: Uint16Array;
+  readonly ramSize: number;
+  readonly tlb = new Int32Array(1 << 20);
+  private readonly tlbFilled = new Int32Array(TLB_MAX_FILLED);
+  private tlbFilledCount = 0;
+  private tlbOverflow = false;
+  /** TLB-entry bits that must be clear (besides VALID set) for a read / write at the current CPL. */
+  private readMask = T_VALID | T_MMIO;
+  private writeMask = T_VALID | T_MMIO | T_NOWRITE_SUP | T_CLEAN;
+  // Fetch window: for eip in [fetchStart, fetchEnd), the byte is mem8[eip + fetchDelta].
+  private fetchStart = 0;
+  private fetchEnd = 0;
+  private fetchDelta = 0;
+
+  // Completed I/O and MMIO accesses of the instruction being replayed after an exit.
+  private readonly replay: number[] = [];
+  private replayPos = 0;
+  private pendingExit: VmExit | null = null;
+
+  readonly fpu: X87;
+  private readonly interrupts: InterruptSource;
+  readonly readTsc: () => number;
+  private readonly ops1: Handler[];
+  private readonly ops0f: Handler[];
+
+  constructor(opts: CpuOptions) {
+    this.mem8 = opts.ram;
+    this.ramSize = opts.ram.length;
+    this.mem16 = new Uint16Array(opts.ram.buffer, opts.ram.byteOffset, opts.ram.length >> 1);
+    this.mem32 = new Int32Array(opts.ram.buffer, opts.ram.byteOffset, opts.ram.length >> 2);
+    this.interrupts = opts.interrupts;
+    this.readTsc = opts.readTsc;
+    this.ops1 = opts.ops.one;
+    this.ops0f = opts.ops.twoByte;
+    this.fpu = new X87(this);
+    this.reset();
+  }
+
+  /** Power-on state (SDM Vol. 3A 9.1.1), except that we start at 0xFFFF0 without a BIOS. */
+  reset(): void {
+    this.r32.fill(0);
+    this.r32[2] = 0x600; // EDX: family 6 signature
+    this.eip = 0xfff0;
+    this.flags = FLAG_FIXED;
+    this.lzOp = LZ_NONE;
+    this.cr0 = CR0_ET | 0x60000000;
+    this.cr2 = this.cr3 = this.cr4 = 0;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0 | 0;
+    this.dr[7] = 0x400;
+    this.gdtBase = 0; this.gdtLimit = 0xffff;
+    this.idtBase = 0; this.idtLimit = 0x3ff;
+    this.ldtSel = this.ldtBase = 0; this.ldtLimit = 0xffff;
+    this.trSel = this.trBase = 0; this.trLimit = 0xffff; this.trAccess = DESC_P | SYS_TSS32_BUSY;
+    for (let s = 0; s < 6; s++) this.setSegmentCache(s, 0, 0, 0xffff, DESC_P | DESC_S | DESC_RW | DESC_A);
+    this.setSegmentCache(CS, 0xf000, 0xffff0000 | 0, 0xffff, DESC_P | DESC_S | DESC_CODE | DESC_RW | DESC_A);
+    this.cpl = 0;
+    this.halted = false;
+    this.irqInhibit = 0;
+    this.msrSysenterCs = this.msrSysenterEsp = this.msrSysenterEip = 0;
+    this.tscOffset = 0;
+    this.fpu.reset();
+    this.flushTlb();
+    this.updateCplMasks();
+  }
+
+  // ---------------------------------------------------------------- registers
+
+  getReg8(n: number): number { return this.r8[REG8_INDEX[n]]; }
+  setReg8(n: number, v: number): void { this.r8[REG8_INDEX[n]] = v; }
+  getReg16(n: number): number { return this.r16[n << 1]; }
+  setReg16(n: number, v: number): void { this.r16[n << 1] = v; }
+  setAx(v: number): void { this.r16[0] = v; }
+
+  // ---------------------------------------------------------------- flags
+
+  /** The full EFLAGS value. */
+  getFlags(): number {
+    if (this.lzOp === LZ_NONE) return this.flags;
+    return (this.flags & ~FLAGS_ARITH) | this.getCF() | this.getPF() | this.getAF() | this.getZF() | this.getSF() | this.getOF();
+  }
+
+  /** Set EFLAGS bits under mask (other bits kept), dropping the lazy state. */
+  setFlags(value: number, mask: number): void {
+    const f = this.getFlags();
+    this.flags = (((f & ~mask) | (value & mask)) & FLAGS_SUPPORTED) | FLAG_FIXED;
+    this.lzOp = LZ_NONE;
+  }
+
+  /** Fold lazy flags into `flags` so single bits can be edited. */
+  materializeFlags(): void {
+    if (this.lzOp !== LZ_NONE) {
+      this.flags = this.getFlags();
+      this.lzOp = LZ_NONE;
+    }
+  }
+
+  /** Set the six arithmetic flags from `value` (other bits kept). */
+  setArithFlags(value: number): void {
+    this.setFlags(value, FLAGS_ARITH);
+  }
+
+  private lzMask(): number {
+    return this.lzBits === 32 ? -1 : (1 << this.lzBits) - 1;
+  }
+
+  getCF(): number {
+    const m = this.lzMask();
+    switch (this.lzOp) {
+      case LZ_NONE: return this.flags & FLAG_CF;
+      case LZ_ADD: return (this.lzRes & m) >>> 0 < (this.lzA & m) >>> 0 ? 1 : 0;
+      case LZ_ADC: return (this.lzCarry ? (this.lzRes & m) >>> 0 <= (this.lzA & m) >>> 0 : (this.lzRes & m) >>> 0 < (this.lzA & m) >>> 0) ? 1 : 0;
+      case LZ_SUB: return (this.lzA & m) >>> 0 < (this.lzB & m) >>> 0 ? 1 : 0;
+      case LZ_SBB: return (this.lzCarry ? (this.lzA & m) >>> 0 <= (this.lzB & m) >>> 0 : (this.lzA & m) >>> 0 < (this.lzB & m) >>> 0) ? 1 : 0;
+      case LZ_LOGIC: return 0;
+      default: return this.lzCarry;
+    }
+  }
+
+  getZF(): number {
+    if (this.lzOp === LZ_NONE) return this.flags & FLAG_ZF;
+    return (this.lzRes & this.lzMask()) === 0 ? FLAG_ZF : 0;
+  }
+
+  getSF(): number {
+    if (this.lzOp === LZ_NONE) return this.flags & FLAG_SF;
+    return (this.lzRes >>> (this.lzBits - 1)) & 1 ? FLAG_SF : 0;
+  }
+
+  getPF(): number {
+    if (this.lzOp === LZ_NONE) return this.flags & FLAG_PF;
+    return PARITY[this.lzRes & 0xff];
+  }
+
+  getAF(): number {
+    switch (this.lzOp) {
+      case LZ_NONE: return this.flags & FLAG_AF;
+      case LZ_LOGIC: return 0;
+      default: return (this.lzA ^ this.lzB ^ this.lzRes) & FLAG_AF;
+    }
+  }
+
+  getOF(): number {
+    const top = this.lzBits - 1;
+    switch (this.lzOp) {
+      case LZ_NONE: return this.flags & FLAG_OF;
+      case LZ_ADD: case LZ_ADC: case LZ_INC:
+        return ((this.lzA ^ this.lzRes) & (this.lzB ^ this.lzRes)) >>> top & 1 ? FLAG_OF : 0;
+      case LZ_SUB: case LZ_SBB: case LZ_DEC:
+        return ((this.lzA ^ this.lzB) & (this.lzA ^ this.lzRes)) >>> top & 1 ? FLAG_OF : 0;
+      default: return 0;
+    }
+  }
+
+  /** Record a flag-setting ALU result; returns res. */
+  setLazy(op: number, a: number, b: number, res: number, bits: number): void {
+    this.lzOp = op;
+    this.lzA = a;
+    this.lzB = b;
+    this.lzRes = res;
+    this.lzBits = bits;
+  }
+
+  /** Evaluate condition code cc (0..15, the low nibble of Jcc/SETcc/CMOVcc). */
+  testCC(cc: number): boolean {
+    let r: boolean;
+    switch (cc >> 1) {
+      case 0: r = this.getOF() !== 0; break;
+      case 1: r = this.getCF() !== 0; break;
+      case 2: r = this.getZF() !== 0; break;
+      case 3: r = (this.getCF() | this.getZF()) !== 0; break;
+      case 4: r = this.getSF() !== 0; break;
+      case 5: r = this.getPF() !== 0; break;
+      case 6: r = !this.getSF() !== !this.getOF(); break;
+      default: r = this.getZF() !== 0 || !this.getSF() !== !this.getOF(); break;
+    }
+    return (cc & 1) === 0 ? r : !r;
+  }
+
+  // ---------------------------------------------------------------- segments
+
+  /** Load a segment register's hidden cache directly (no checks). limit is the raw 20-bit limit unless already expanded. */
+  setSegmentCache(seg: number, selector: number, base: number, limitBytes: number, access: number): void {
+    this.segSel[seg] = selector & 0xffff;
+    this.segBase[seg] = base | 0;
+    this.segLimit[seg] = limitBytes >>> 0;
+    this.segAccess[seg] = access;
+    this.updateSegFast(seg);
+    if (seg === CS) {
+      this.csDefault32 = (access & DESC_DB) !== 0;
+      this.invalidateFetch();
+    } else if (seg === SS) {
+      this.ss32 = (access & DESC_DB) !== 0;
+    }
+  }
+
+  private updateSegFast(seg: number): void {
+    const bit = 1 << seg;
+    this.segFastRead &= ~bit;
+    this.segFastWrite &= ~bit;
+    const acc = this.segAccess[seg];
+    if (this.segBase[seg] !== 0 || this.segLimit[seg] !== 0xffffffff || !(acc & DESC_P)) return;
+    if (this.isProtectedMode() && (this.segSel[seg] & ~3) === 0 && seg !== CS) return;
+    if (acc & DESC_CODE) {
+      if (acc & DESC_RW) this.segFastRead |= bit;
+    } else if (!(acc & DESC_DC)) {
+      this.segFastRead |= bit;
+      if (acc & DESC_RW) this.segFastWrite |= bit;
+    }
+  }
+
+  /** Real-mode / virtual-8086 segment load: base = selector * 16. */
+  loadSegmentReal(seg: number, selector: number): void {
+    selector &= 0xffff;
+    const acc = seg === CS
+      ? (this.segAccess[CS] & ~0xff) | DESC_P | DESC_S | DESC_CODE | DESC_RW | DESC_A | (this.flags & FLAG_VM ? 3 << 5 : 0)
+      : (this.segAccess[seg] & ~0xff) | DESC_P | DESC_S | DESC_RW | DESC_A | (this.flags & FLAG_VM ? 3 << 5 : 0);
+    const limit = this.flags & FLAG_VM ? 0xffff : this.segLimit[seg];
+    this.setSegmentCache(seg, selector, selector << 4, limit, this.flags & FLAG_VM ? acc & ~(DESC_DB | DESC_G) : acc);
+  }
+
+  isProtectedMode(): boolean {
+    return (this.cr0 & CR0_PE) !== 0 && (this.flags & FLAG_VM) === 0;
+  }
+
+  isRealMode(): boolean {
+    return (this.cr0 & CR0_PE) === 0;
+  }
+
+  /**
+   * Linear address of seg:offset for an access of len bytes, with the protected-mode
+   * type and limit checks (SDM Vol. 3A 5.3). Throws #GP(0) or #SS(0).
+   */
+  linear(seg: number, offset: number, len: number, isWrite: boolean): number {
+    const bit = 1 << seg;
+    if ((isWrite ? this.segFastWrite : this.segFastRead) & bit) return offset | 0;
+    return this.linearChecked(seg, offset, len, isWrite);
+  }
+
+  private linearChecked(seg: number, offset: number, len: number, isWrite: boolean): number {
+    const vec = seg === SS ? EXC_SS : EXC_GP;
+    const acc = this.segAccess[seg];
+    if (this.isProtectedMode()) {
+      if ((this.segSel[seg] & ~3) === 0 && seg !== CS) throw new CpuFault(vec, 0);
+      if (!(acc & DESC_P)) throw new CpuFault(vec, 0);
+      if (acc & DESC_CODE) {
+        if (isWrite || !(acc & DESC_RW)) throw new CpuFault(vec, 0);
+      } else if (isWrite && !(acc & DESC_RW)) {
+        throw new CpuFault(vec, 0);
+      }
+    }
+    const off = offset >>> 0;
+    const last = off + len - 1;
+    const limit = this.segLimit[seg];
+    if (!(acc & DESC_CODE) && (acc & DESC_DC)) {
+      const upper = acc & DESC_DB ? 0xffffffff : 0xffff;
+      if (off <= limit || last > upper) throw new CpuFault(vec, 0);
+    } else if (last > limit) {
+      throw new CpuFault(vec, 0);
+    }
+    return (this.segBase[seg] + offset) | 0;
+  }
+
+  // ---------------------------------------------------------------- paging
+
+  flushTlb(): void {
+    if (this.tlbOverflow) {
+      this.tlb.fill(0);
+    } else {
+      for (let i = 0; i < this.tlbFilledCount; i++) this.tlb[this.tlbFilled[i]] = 0;
+    }
+    this.tlbFilledCount = 0;
+    this.tlbOverflow = false;
+    this.invalidateFetch();
+  }
+
+  invalidatePage(lin: number): void {
+    this.tlb[lin >>> 12] = 0;
+    this.invalidateFetch();
+  }
+
+  /** Recompute masks that depend on CPL (call after every CPL change). */
+  updateCplMasks(): void {
+    if (this.cpl === 3) {
+      this.readMask = T_VALID | T_MMIO | T_NOUSER;
+      this.writeMask = T_VALID | T_MMIO | T_NOUSER | T_NOWRITE_USER | T_CLEAN;
+    } else {
+      this.readMask = T_VALID | T_MMIO;
+      this.writeMask = T_VALID | T_MMIO | T_NOWRITE_SUP | T_CLEAN;
+    }
+    this.invalidateFetch();
+  }
+
+  setCpl(cpl: number): void {
+    if (cpl !== this.cpl) {
+      this.cpl = cpl;
+      this.updateCplMasks();
+    }
+  }
+
+  /** Translate a linear address, filling the TLB; throws #PF. user: access is checked as CPL 3. */
+  translate(lin: number, isWrite: boolean, user: boolean): number {
+    const page = lin >>> 12;
+    let entry = this.tlb[page];
+    const need = user
+      ? (isWrite ? T_VALID | T_NOUSER | T_NOWRITE_USER | T_CLEAN : T_VALID | T_NOUSER)
+      : (isWrite ? T_VALID | T_NOWRITE_SUP | T_CLEAN : T_VALID);
+    if ((entry & need) !== T_VALID) entry = this.walk(lin, isWrite, user);
+    return ((entry & ~0xfff) ^ lin) >>> 0;
+  }
+
+  private walk(lin: number, isWrite: boolean, user: boolean): number {
+    let physPage: number;
+    let flags = T_VALID;
+    if (!(this.cr0 & CR0_PG)) {
+      physPage = lin & ~0xfff;
+    } else {
+      const pdeAddr = (this.cr3 & ~0xfff) + ((lin >>> 22) << 2);
+      const pde = this.ptRead(pdeAddr);
+      if (!(pde & 1)) this.pageFault(lin, 0, isWrite, user);
+      const wp = (this.cr0 & CR0_WP) !== 0;
+      if ((pde & 0x80) && (this.cr4 & CR4_PSE)) {
+        this.checkPagePerm(lin, pde, isWrite, user, wp);
+        const want = pde | 0x20 | (isWrite ? 0x40 : 0);
+        if (want !== pde) this.ptWrite(pdeAddr, want);
+        physPage = (pde & 0xffc00000) | (lin & 0x3ff000);
+        if (!(want & 0x40)) flags |= T_CLEAN;
+        flags |= this.permFlags(pde, wp);
+      } else {
+        const pteAddr = (pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2);
+        const pte = this.ptRead(pteAddr);
+        if (!(pte & 1)) this.pageFault(lin, 0, isWrite, user);
+        const combined = pde & pte;
+        this.checkPagePerm(lin, combined, isWrite, user, wp);
+        if (!(pde & 0x20)) this.ptWrite(pdeAddr, pde | 0x20);
+        const want = pte | 0x20 | (isWrite ? 0x40 : 0);
+        if (want !== pte) this.ptWrite(pteAddr, want);
+        physPage = pte & ~0xfff;
+        if (!(want & 0x40)) flags |= T_CLEAN;
+        flags |= this.permFlags(combined, wp);
+      }
+    }
+    if ((physPage >>> 0) >= this.ramSize) flags |= T_MMIO;
+    const page = lin >>> 12;
+    if (this.tlb[page] === 0) {
+      if (this.tlbFilledCount < TLB_MAX_FILLED) this.tlbFilled[this.tlbFilledCount++] = page;
+      else this.tlbOverflow = true;
+    }
+    const entry = ((physPage ^ lin) & ~0xfff) | flags;
+    this.tlb[page] = entry;
+    return entry;
+  }
+
+  private permFlags(bits: number, wp: boolean): number {
+    let f = 0;
+    if (!(bits & 4)) f |= T_NOUSER;
+    if (!(bits & 2)) {
+      f |= T_NOWRITE_USER;
+      if (wp) f |= T_NOWRITE_SUP;
+    }
+    return f;
+  }
+
+  private checkPagePerm(lin: number, bits: number, isWrite: boolean, user: boolean, wp: boolean): void {
+    if (user && !(bits & 4)) this.pageFault(lin, PF_P, isWrite, user);
+    if (isWrite && !(bits & 2) && (user || wp)) this.pageFault(lin, PF_P, isWrite, user);
+  }
+
+  private pageFault(lin: number, code: number, isWrite: boolean, user: boolean): never {
+    this.cr2 = lin;
+    throw new CpuFault(EXC_PF, code | (isWrite ? PF_W : 0) | (user ? PF_U : 0));
+  }
+
+  private ptRead(phys: number): number {
+    phys >>>= 0;
+    return phys + 4 <= this.ramSize ? this.mem32[phys >>> 2] : 0;
+  }
+
+  private ptWrite(phys: number, v: number): void {
+    phys >>>= 0;
+    if (phys + 4 <= this.ramSize) this.mem32[phys >>> 2] = v;
+  }
+
+  // ---------------------------------------------------------------- memory by linear address
+
+  read8(lin: number): number {
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.readMask) === T_VALID) return this.mem8[(e & ~0xfff) ^ lin];
+    return this.physRead(this.translate(lin, false, this.cpl === 3), 1);
+  }
+
+  read16(lin: number): number {
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.readMask) === T_VALID && (lin & 0xfff) !== 0xfff) {
+      const p = (e & ~0xfff) ^ lin;
+      return p & 1 ? this.mem8[p] | (this.mem8[p + 1] << 8) : this.mem16[p >> 1];
+    }
+    return this.readSlow(lin, 2, this.cpl === 3);
+  }
+
+  read32(lin: number): number {
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.readMask) === T_VALID && (lin & 0xfff) <= 0xffc) {
+      const p = (e & ~0xfff) ^ lin;
+      if (p & 3) return this.mem8[p] | (this.mem8[p + 1] << 8) | (this.mem8[p + 2] << 16) | (this.mem8[p + 3] << 24);
+      return this.mem32[p >> 2];
+    }
+    return this.readSlow(lin, 4, this.cpl === 3);
+  }
+
+  write8(lin: number, v: number): void {
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.writeMask) === T_VALID) {
+      this.mem8[(e & ~0xfff) ^ lin] = v;
+      return;
+    }
+    this.physWrite(this.translate(lin, true, this.cpl === 3), 1, v);
+  }
+
+  write16(lin: number, v: number): void {
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.writeMask) === T_VALID && (lin & 0xfff) !== 0xfff) {
+      const p = (e & ~0xfff) ^ lin;
+      if (p & 1) {
+        this.mem8[p] = v;
+        this.mem8[p + 1] = v >> 8;
+      } else {
+        this.mem16[p >> 1] = v;
+      }
+      return;
+    }
+    this.writeSlow(lin, 2, v, this.cpl === 3);
+  }
+
+  write32(lin: number, v: number): void {
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.writeMask) === T_VALID && (lin & 0xfff) <= 0xffc) {
+      const p = (e & ~0xfff) ^ lin;
+      if (p & 3) {
+        this.mem8[p] = v;
+        this.mem8[p + 1] = v >> 8;
+        this.mem8[p + 2] = v >> 16;
+        this.mem8[p + 3] = v >> 24;
+      } else {
+        this.mem32[p >> 2] = v;
+      }
+      return;
+    }
+    this.writeSlow(lin, 4, v, this.cpl === 3);
+  }
+
+  /** Supervisor-mode (implicit) accesses: descriptor tables, TSS, and stack pushes during privilege changes. */
+  sysRead8(lin: number): number { return this.physRead(this.translate(lin, false, false), 1); }
+  sysRead16(lin: number): number { return this.readSlow(lin, 2, false); }
+  sysRead32(lin: number): number { return this.readSlow(lin, 4, false); }
+  sysWrite8(lin: number, v: number): void { this.physWrite(this.translate(lin, true, false), 1, v); }
+  sysWrite16(lin: number, v: number): void { this.writeSlow(lin, 2, v, false); }
+  sysWrite32(lin: number, v: number): void { this.writeSlow(lin, 4, v, false); }
+
+  /** Throws the fault now if [lin, lin+len) cannot be written at the current CPL. */
+  checkWrite(lin: number, len: number): void {
+    const user = this.cpl === 3;
+    this.translate(lin, true, user);
+    if (((lin & 0xfff) + len) > 0x1000) this.translate((lin + len - 1) | 0, true, user);
+  }
+
+  /** Throws the fault now if [lin, lin+len) cannot be read at the current CPL. */
+  checkRead(lin: number, len: number): void {
+    const user = this.cpl === 3;
+    this.translate(lin, false, user);
+    if (((lin & 0xfff) + len) > 0x1000) this.translate((lin + len - 1) | 0, false, user);
+  }
+
+  private readSlow(lin: number, len: 2 | 4, user: boolean): number {
+    if ((lin & 0xfff) + len <= 0x1000) return this.physRead(this.translate(lin, false, user), len);
+    const p0 = this.translate(lin, false, user);
+    const p1 = this.translate((lin + len - 1) | 0, false, user);
+    let v = 0;
+    for (let i = 0; i < len; i++) {
+      const p = ((lin + i) & 0xfff) >= (lin & 0xfff) ? p0 + i : p1 - (len - 1 - i);
+      v |= this.physRead(p, 1) << (8 * i);
+    }
+    return len === 2 ? v & 0xffff : v;
+  }
+
+  private writeSlow(lin: number, len: 2 | 4, v: number, user: boolean): void {
+    if ((lin & 0xfff) + len <= 0x1000) {
+      this.physWrite(this.translate(lin, true, user), len, v);
+      return;
+    }
+    const p0 = this.translate(lin, true, user);
+    const p1 = this.translate((lin + len - 1) | 0, true, user);
+    for (let i = 0; i < len; i++) {
+      const p = ((lin + i) & 0xfff) >= (lin & 0xfff) ? p0 + i : p1 - (len - 1 - i);
+      this.physWrite(p, 1, (v >> (8 * i)) & 0xff);
+    }
+  }
+
+  /** Physical read (unsigned phys). RAM directly; anything else is an MMIO exit. */
+  physRead(phys: number, size: 1 | 2 | 4): number {
+    if (phys + size <= this.ramSize) {
+      if (size === 1) return this.mem8[phys];
+      if (size === 2) return this.mem8[phys] | (this.mem8[phys + 1] << 8);
+      return this.mem8[phys] | (this.mem8[phys + 1] << 8) | (this.mem8[phys + 2] << 16) | (this.mem8[phys + 3] << 24);
+    }
+    const v = this.exitAccess({ kind: 'mmio', addr: phys, size, isWrite: false, value: 0 });
+    return size === 4 ? v | 0 : v & ((1 << (size * 8)) - 1);
+  }
+
+  physWrite(phys: number, size: 1 | 2 | 4, v: number): void {
+    if (phys + size <= this.ramSize) {
+      this.mem8[phys] = v;
+      if (size > 1) this.mem8[phys + 1] = v >> 8;
+      if (size > 2) {
+        this.mem8[phys + 2] = v >> 16;
+        this.mem8[phys + 3] = v >> 24;
+      }
+      return;
+    }
+    this.exitAccess({ kind: 'mmio', addr: phys, size, isWrite: true, value: size === 4 ? v >>> 0 : v & ((1 << (size * 8)) - 1) });
+  }
+
+  // ---------------------------------------------------------------- I/O exits and replay
+
+  /**
+   * An access the engine cannot complete itself. The first time, the instruction
+   * stops and run() returns the exit; after the handler has done it, the
+   * instruction runs again from its start and this returns the recorded result.
+   */
+  private exitAccess(exit: VmExit & { value: number }): number {
+    if (this.replayPos < this.replay.length) return this.replay[this.replayPos++];
+    this.pendingExit = exit;
+    throw EXIT_SIGNAL;
+  }
+
+  /** IN: port read with the I/O permission check (SDM Vol. 1 18.5). */
+  ioRead(port: number, size: AccessSize): number {
+    this.checkIoPermission(port, size);
+    return this.exitAccess({ kind: 'io', port, size, isWrite: false, value: 0 }) & (size === 4 ? -1 : (1 << (size * 8)) - 1);
+  }
+
+  ioWrite(port: number, size: AccessSize, v: number): void {
+    this.checkIoPermission(port, size);
+    this.exitAccess({ kind: 'io', port, size, isWrite: true, value: size === 4 ? v >>> 0 : v & ((1 << (size * 8)) - 1) });
+  }
+
+  /** A REP INS/OUTS iteration finished: forget its I/O so the next iteration exits afresh. */
+  ioIterationDone(): void {
+    this.replay.length = 0;
+    this.replayPos = 0;
+  }
+
+  private checkIoPermission(port: number, size: number): void {
+    if (!this.isProtectedMode() && !(this.flags & FLAG_VM)) return;
+    if (!(this.flags & FLAG_VM) && this.cpl <= ((this.flags & FLAG_IOPL) >> 12)) return;
+    // I/O permission bitmap in the 32-bit TSS.
+    const type = this.trAccess & 0x1f;
+    if (type !== SYS_TSS32_BUSY && type !== SYS_TSS32_AVAIL) throw new CpuFault(EXC_GP, 0);
+    if (this.trLimit < 0x67) throw new CpuFault(EXC_GP, 0);
+    const mapBase = this.sysRead16((this.trBase + 0x66) | 0);
+    const byteOff = mapBase + (port >>> 3);
+    if (byteOff + 1 > this.trLimit) throw new CpuFault(EXC_GP, 0);
+    const bits = this.sysRead16((this.trBase + byteOff) | 0);
+    const mask = ((1 << size) - 1) << (port & 7);
+    if (bits & mask) throw new CpuFault(EXC_GP, 0);
+  }
+
+  // ---------------------------------------------------------------- fetch
+
+  invalidateFetch(): void {
+    this.fetchStart = 0;
+    this.fetchEnd = 0;
+  }
+
+  fetch8(): number {
+    const eip = this.eip;
+    if (eip >= this.fetchStart && eip < this.fetchEnd) {
+      this.eip = eip + 1;
+      return this.mem8[eip + this.fetchDelta];
+    }
+    return this.fetchSlow();
+  }
+
+  private fetchSlow(): number {
+    const eip = this.eip >>> 0;
+    if (eip > this.segLimit[CS]) throw new CpuFault(EXC_GP, 0);
+    const lin = (this.segBase[CS] + eip) | 0;
+    const phys = this.translate(lin, false, this.cpl === 3);
+    let v: number;
+    if (phys < this.ramSize) {
+      // Window: the rest of this page, clipped to the CS limit.
+      const pageLeft = 0x1000 - (lin & 0xfff);
+      const limitLeft = this.segLimit[CS] - eip + 1;
+      const n = Math.min(pageLeft, limitLeft);
+      if (this.csDefault32 || eip + n <= 0x10000) {
+        this.fetchStart = eip;
+        this.fetchEnd = eip + n;
+        this.fetchDelta = phys - eip;
+      }
+      v = this.mem8[phys];
+    } else {
+      v = this.physRead(phys, 1);
+    }
+    this.eip = this.csDefault32 ? (eip + 1) >>> 0 : (eip + 1) & 0xffff;
+    return v;
+  }
+
+  fetch16(): number {
+    const lo = this.fetch8();
+    return lo | (this.fetch8() << 8);
+  }
+
+  fetch32(): number {
+    const a = this.fetch8();
+    const b = this.fetch8();
+    const c = this.fetch8();
+    return a | (b << 8) | (c << 16) | (this.fetch8() << 24);
+  }
+
+  /** Immediate of the operand size: 16 or 32 bits (signed int32 for 32). */
+  fetchImmV(): number {
+    return this.o32 ? this.fetch32() : this.fetch16();
+  }
+
+  // ---------------------------------------------------------------- ModRM
+
+  /** Read the ModRM byte and, for memory forms, the effective address into eaOff/eaSeg. */
+  decodeModrm(): void {
+    const modrm = this.fetch8();
+    this.modrm = modrm;
+    if (modrm < 0xc0) {
+      if (this.a32) this.decodeEa32(modrm);
+      else this.decodeEa16(modrm);
+    }
+  }
+
+  private decodeEa16(modrm: number): void {
+    const mod = modrm >> 6;
+    const rm = modrm & 7;
+    const r = this.r16;
+    let off: number;
+    let seg = DS;
+    this.eaBaseIsEsp = false;
+    switch (rm) {
+      case 0: off = r[6] + r[12]; break; // BX+SI
+      case 1: off = r[6] + r[14]; break; // BX+DI
+      case 2: off = r[10] + r[12]; seg = SS; break; // BP+SI
+      case 3: off = r[10] + r[14]; seg = SS; break; // BP+DI
+      case 4: off = r[12]; break;
+      case 5: off = r[14]; break;
+      case 6:
+        if (mod === 0) { off = this.fetch16(); } else { off = r[10]; seg = SS; }
+        break;
+      default: off = r[6]; break;
+    }
+    if (mod === 1) off += (this.fetch8() << 24) >> 24;
+    else if (mod === 2) off += this.fetch16();
+    this.eaOff = off & 0xffff;
+    this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
+  }
+
+  private decodeEa32(modrm: number): void {
+    const mod = modrm >> 6;
+    const rm = modrm & 7;
+    let off: number;
+    let seg = DS;
+    this.eaBaseIsEsp = false;
+    if (rm === 4) {
+      const sib = this.fetch8();
+      const base = sib & 7;
+      this.eaBaseIsEsp = base === 4;
+      const index = (sib >> 3) & 7;
+      if (base === 5 && mod === 0) {
+        off = this.fetch32();
+      } else {
+        off = this.r32[base];
+        if (base === 4 || base === 5) seg = SS;
+      }
+      if (index !== 4) off = (off + (this.r32[index] << (sib >> 6))) | 0;
+    } else if (rm === 5 && mod === 0) {
+      off = this.fetch32();
+    } else {
+      off = this.r32[rm];
+      if (rm === 5) seg = SS;
+    }
+    if (mod === 1) off = (off + ((this.fetch8() << 24) >> 24)) | 0;
+    else if (mod === 2) off = (off + this.fetch32()) | 0;
+    this.eaOff = off;
+    this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
+  }
+
+  /** ModRM.reg field. */
+  get regField(): number {
+    return (this.modrm >> 3) & 7;
+  }
+
+  /** Linear address of the memory operand (after decodeModrm) for an access of len bytes. */
+  ea(len: number, isWrite: boolean): number {
+    return this.linear(this.eaSeg, this.eaOff, len, isWrite);
+  }
+
+  readE8(): number {
+    const m = this.modrm;
+    if (m >= 0xc0) return this.r8[REG8_INDEX[m & 7]];
+    return this.read8(this.linear(this.eaSeg, this.eaOff, 1, false));
+  }
+  readE16(): number {
+    const m = this.modrm;
+    if (m >= 0xc0) return this.r16[(m & 7) << 1];
+    return this.read16(this.linear(this.eaSeg, this.eaOff, 2, false));
+  }
+  readE32(): number {
+    const m = this.modrm;
+    if (m >= 0xc0) return this.r32[m & 7];
+    return this.read32(this.linear(this.eaSeg, this.eaOff, 4, false));
+  }
+  writeE8(v: number): void {
+    const m = this.modrm;
+    if (m >= 0xc0) this.r8[REG8_INDEX[m & 7]] = v;
+    else this.write8(this.linear(this.eaSeg, this.eaOff, 1, true), v);
+  }
+  writeE16(v: number): void {
+    const m = this.modrm;
+    if (m >= 0xc0) this.r16[(m & 7) << 1] = v;
+    else this.write16(this.linear(this.eaSeg, this.eaOff, 2, true), v);
+  }
+  writeE32(v: number): void {
+    const m = this.modrm;
+    if (m >= 0xc0) this.r32[m & 7] = v;
+    else this.write32(this.linear(this.eaSeg, this.eaOff, 4, true), v);
+  }
+
+  /**
+   * Read-modify-write operands: readRmwE* checks the operand is writable (so a
+   * fault happens before anything changes) and reads it; writeRmwE* stores.
+   */
+  private rmwLin = 0;
+  readRmwE8(): number {
+    const m = this.modrm;
+    if (m >= 0xc0) return this.r8[REG8_INDEX[m & 7]];
+    const lin = this.linear(this.eaSeg, this.eaOff, 1, true);
+    this.rmwLin = lin;
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.writeMask) !== T_VALID) this.checkWrite(lin, 1);
+    return this.read8(lin);
+  }
+  readRmwE16(): number {
+    const m = this.modrm;
+    if (m >= 0xc0) return this.r16[(m & 7) << 1];
+    const lin = this.linear(this.eaSeg, this.eaOff, 2, true);
+    this.rmwLin = lin;
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.writeMask) !== T_VALID || (lin & 0xfff) === 0xfff) this.checkWrite(lin, 2);
+    return this.read16(lin);
+  }
+  readRmwE32(): number {
+    const m = this.modrm;
+    if (m >= 0xc0) return this.r32[m & 7];
+    const lin = this.linear(this.eaSeg, this.eaOff, 4, true);
+    this.rmwLin = lin;
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.writeMask) !== T_VALID || (lin & 0xfff) > 0xffc) this.checkWrite(lin, 4);
+    return this.read32(lin);
+  }
+  writeRmwE8(v: number): void {
+    const m = this.modrm;
+    if (m >= 0xc0) this.r8[REG8_INDEX[m & 7]] = v;
+    else this.write8(this.rmwLin, v);
+  }
+  writeRmwE16(v: number): void {
+    const m = this.modrm;
+    if (m >= 0xc0) this.r16[(m & 7) << 1] = v;
+    else this.write16(this.rmwLin, v);
+  }
+  writeRmwE32(v: number): void {
+    const m = this.modrm;
+    if (m >= 0xc0) this.r32[m & 7] = v;
+    else this.write32(this.rmwLin, v);
+  }
+
+  /** Operand-size-generic accessors: 16 or 32 bits by o32 (32-bit values signed). */
+  readEv(): number { return this.o32 ? this.readE32() : this.readE16(); }
+  writeEv(v: number): void { if (this.o32) this.writeE32(v); else this.writeE16(v); }
+  readRmwEv(): number { return this.o32 ? this.readRmwE32() : this.readRmwE16(); }
+  writeRmwEv(v: number): void { if (this.o32) this.writeRmwE32(v); else this.writeRmwE16(v); }
+  getRegV(n: number): number { return this.o32 ? this.r32[n] : this.r16[n << 1]; }
+  setRegV(n: number, v: number): void { if (this.o32) this.r32[n] = v; else this.r16[n << 1] = v; }
+
+  // ---------------------------------------------------------------- stack
+
+  /** Current stack pointer (ESP or SP by SS.B). */
+  getSp(): number {
+    return this.ss32 ? this.r32[ESP] : this.r16[8];
+  }
+  setSp(v: number): void {
+    if (this.ss32) this.r32[ESP] = v;
+    else this.r16[8] = v;
+  }
+  /** Linear address of SS:(sp + delta) with the stack width's wraparound. */
+  stackLin(delta: number, len: number, isWrite: boolean): number {
+    const off = this.ss32 ? (this.r32[ESP] + delta) | 0 : (this.r16[8] + delta) & 0xffff;
+    return this.linear(SS, off, len, isWrite);
+  }
+
+  push16(v: number): void {
+    this.write16(this.stackLin(-2, 2, true), v);
+    this.setSp(this.getSp() - 2);
+  }
+  push32(v: number): void {
+    this.write32(this.stackLin(-4, 4, true), v);
+    this.setSp(this.getSp() - 4);
+  }
+  pushV(v: number): void {
+    if (this.o32) this.push32(v);
+    else this.push16(v);
+  }
+  pop16(): number {
+    const v = this.read16(this.stackLin(0, 2, false));
+    this.setSp(this.getSp() + 2);
+    return v;
+  }
+  pop32(): number {
+    const v = this.read32(this.stackLin(0, 4, false));
+    this.setSp(this.getSp() + 4);
+    return v;
+  }
+  popV(): number {
+    return this.o32 ? this.pop32() : this.pop16();
+  }
+  /** Read the stack at sp + delta without moving it. */
+  peek16(delta: number): number { return this.read16(this.stackLin(delta, 2, false)); }
+  peek32(delta: number): number { return this.read32(this.stackLin(delta, 4, false)); }
+
+  // ---------------------------------------------------------------- control transfer helpers
+
+  /** Near jump target check against the CS limit (#GP(0)), then jump. */
+  jumpNear(target: number): void {
+    if (!this.o32) target &= 0xffff;
+    if ((target >>> 0) > this.segLimit[CS]) throw new CpuFault(EXC_GP, 0);
+    this.eip = target >>> 0;
+  }
+
+  // ---------------------------------------------------------------- descriptors
+
+  /** Read the 8-byte descriptor for selector from the GDT or LDT; throws fault(vector, selector) if outside the table. */
+  readDescriptor(selector: number, vector = EXC_GP, ext = 0): { lo: number; hi: number } {
+    const index = selector & ~7;
+    let base: number;
+    let limit: number;
+    if (selector & 4) {
+      base = this.ldtBase;
+      limit = this.ldtLimit;
+      if ((this.ldtSel & ~3) === 0) throw new CpuFault(vector, (selector & ~3) | ext);
+    } else {
+      base = this.gdtBase;
+      limit = this.gdtLimit;
+    }
+    if (index + 7 > limit) throw new CpuFault(vector, (selector & ~3) | ext);
+    const lin = (base + index) | 0;
+    return { lo: this.sysRead32(lin), hi: this.sysRead32((lin + 4) | 0) };
+  }
+
+  /** Set the accessed bit of a code/data descriptor in memory. */
+  setDescriptorAccessed(selector: number, hi: number): void {
+    if (hi & (DESC_A << 8)) return;
+    const base = selector & 4 ? this.ldtBase : this.gdtBase;
+    const lin = (base + (selector & ~7) + 5) | 0;
+    this.sysWrite8(lin, ((hi >> 8) & 0xff) | DESC_A);
+  }
+
+  /** Load a segment cache from a raw descriptor (no checks). */
+  loadSegmentFromDescriptor(seg: number, selector: number, lo: number, hi: number): void {
+    this.setSegmentCache(seg, selector, descBase(lo, hi), descLimit(lo, hi), descAccess(hi));
+  }
+
+  // ---------------------------------------------------------------- interrupts and exceptions
+
+  /**
+   * Deliver interrupt `vector` (SDM Vol. 3A 6.12). eip must already be the return
+   * address (the next instruction for traps and INT n, the faulting one for faults).
+   * software: INT n / INT3 / INTO (checks gate DPL against CPL); ext: external
+   * event (sets EXT in error codes).
+   */
+  interrupt(vector: number, software: boolean, errorCode: number, ext: boolean): void {
+    if (this.isRealMode()) {
+      this.interruptReal(vector);
+      return;
+    }
+    if (this.flags & FLAG_VM) {
+      throw new UnimplementedError('interrupt in virtual-8086 mode is not implemented');
+    }
+    const extBit = ext ? 1 : 0;
+    const idtErr = (vector << 3) | 2 | extBit;
+    if ((vector << 3) + 7 > this.idtLimit) throw new CpuFault(EXC_GP, idtErr);
+    const gateLin = (this.idtBase + (vector << 3)) | 0;
+    const lo = this.sysRead32(gateLin);
+    const hi = this.sysRead32((gateLin + 4) | 0);
+    const type = (hi >> 8) & 0x1f;
+    const gateDpl = (hi >> 13) & 3;
+    if (type !== SYS_INT_GATE32 && type !== SYS_TRAP_GATE32 && type !== SYS_INT_GATE16 && type !== SYS_TRAP_GATE16) {
+      if (type === SYS_TASK_GATE) throw new UnimplementedError('task gate in the IDT (hardware task switching) is not implemented');
+      throw new CpuFault(EXC_GP, idtErr);
+    }
+    if (software && gateDpl < this.cpl) throw new CpuFault(EXC_GP, idtErr);
+    if (!(hi & 0x8000)) throw new CpuFault(EXC_NP, idtErr);
+    const is32 = (type & 8) !== 0;
+    const selector = lo >>> 16;
+    const offset = is32 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
+    if ((selector & ~3) === 0) throw new CpuFault(EXC_GP, extBit);
+    const d = this.readDescriptor(selector, EXC_GP, extBit);
+    const acc = descAccess(d.hi);
+    const dpl = (acc >> 5) & 3;
+    if (!(acc & DESC_S) || !(acc & DESC_CODE) || dpl > this.cpl) throw new CpuFault(EXC_GP, (selector & ~3) | extBit);
+    if (!(acc & DESC_P)) throw new CpuFault(EXC_NP, (selector & ~3) | extBit);
+    const flagsNow = this.getFlags();
+    const oldCs = this.segSel[CS];
+    const oldEip = this.eip;
+    const hasError = errorCode >= 0;
+    const limit = descLimit(d.lo, d.hi);
+    if ((offset >>> 0) > limit) throw new CpuFault(EXC_GP, extBit);
+
+    if (!(acc & DESC_DC) && dpl < this.cpl) {
+      // Inter-privilege: switch to the inner stack from the TSS.
+      const { ss: newSs, esp: newEsp } = this.tssStack(dpl, extBit);
+      const sd = this.readDescriptor(newSs, EXC_TS, extBit);
+      const sacc = descAccess(sd.hi);
+      if ((newSs & 3) !== dpl || ((sacc >> 5) & 3) !== dpl || !(sacc & DESC_S) || (sacc & DESC_CODE) || !(sacc & DESC_RW)) {
+        throw new CpuFault(EXC_TS, (newSs & ~3) | extBit);
+      }
+      if (!(sacc & DESC_P)) throw new CpuFault(EXC_SS, (newSs & ~3) | extBit);
+      const ssBase = descBase(sd.lo, sd.hi);
+      const ss32 = (sacc & DESC_DB) !== 0;
+      const oldSs = this.segSel[SS];
+      const oldEsp = this.r32[ESP];
+      const words = [oldSs, oldEsp, flagsNow, oldCs, oldEip];
+      if (hasError) words.push(errorCode);
+      const w = is32 ? 4 : 2;
+      let sp = newEsp;
+      for (const v of words) {
+        sp = ss32 ? (sp - w) | 0 : (sp - w) & 0xffff;
+        const lin = (ssBase + sp) | 0;
+        if (is32) this.sysWrite32(lin, v);
+        else this.sysWrite16(lin, v);
+      }
+      this.setDescriptorAccessed(newSs, sd.hi);
+      this.loadSegmentFromDescriptor(SS, newSs, sd.lo, sd.hi);
+      if (ss32) this.r32[ESP] = sp;
+      else this.r16[8] = sp;
+      this.setCpl(dpl);
+    } else {
+      if (!(acc & DESC_DC) && dpl !== this.cpl) throw new CpuFault(EXC_GP, (selector & ~3) | extBit);
+      const w = is32 ? 4 : 2;
+      const words = [flagsNow, oldCs, oldEip];
+      if (hasError) words.push(errorCode);
+      // Check the whole frame is writable before the first store.
+      const total = w * words.length;
+      this.stackCheckWrite(total);
+      for (const v of words) {
+        if (is32) this.push32Sys(v);
+        else this.push16Sys(v);
+      }
+    }
+    this.setDescriptorAccessed(selector, d.hi);
+    this.loadSegmentFromDescriptor(CS, (selector & ~3) | this.cpl, d.lo, d.hi);
+    this.eip = offset >>> 0;
+    let clear = FLAG_TF | FLAG_NT | FLAG_RF | FLAG_VM;
+    if ((type & 1) === 0) clear |= FLAG_IF;
+    this.flags = flagsNow & ~clear;
+    this.lzOp = LZ_NONE;
+    this.halted = false;
+  }
+
+  private stackCheckWrite(total: number): void {
+    const lin = this.stackLin(-total, total, true);
+    const user = this.cpl === 3;
+    this.translate(lin, true, user);
+    this.translate((lin + total - 1) | 0, true, user);
+  }
+
+  private push32Sys(v: number): void {
+    this.write32(this.stackLin(-4, 4, true), v);
+    this.setSp(this.getSp() - 4);
+  }
+
+  private push16Sys(v: number): void {
+    this.write16(this.stackLin(-2, 2, true), v);
+    this.setSp(this.getSp() - 2);
+  }
+
+  /** SS:ESP for privilege level dpl from the current TSS. */
+  tssStack(dpl: number, extBit: number): { ss: number; esp: number } {
+    const type = this.trAccess & 0x1f;
+    if (type === SYS_TSS32_BUSY || type === SYS_TSS32_AVAIL) {
+      const off = 4 + dpl * 8;
+      if (off + 5 > this.trLimit) throw new CpuFault(EXC_TS, (this.trSel & ~3) | extBit);
+      return { esp: this.sysRead32((this.trBase + off) | 0), ss: this.sysRead16((this.trBase + off + 4) | 0) };
+    }
+    if (type === SYS_TSS16_BUSY || type === SYS_TSS16_AVAIL) {
+      const off = 2 + dpl * 4;
+      if (off + 3 > this.trLimit) throw new CpuFault(EXC_TS, (this.trSel & ~3) | extBit);
+      return { esp: this.sysRead16((this.trBase + off) | 0), ss: this.sysRead16((this.trBase + off + 2) | 0) };
+    }
+    throw new CpuFault(EXC_TS, (this.trSel & ~3) | extBit);
+  }
+
+  private interruptReal(vector: number): void {
+    if (vector * 4 + 3 > this.idtLimit) throw new CpuFault(EXC_GP, 0);
+    const flagsNow = this.getFlags();
+    const base = (this.idtBase + vector * 4) | 0;
+    const ip = this.sysRead16(base);
+    const cs = this.sysRead16((base + 2) | 0);
+    this.push16(flagsNow);
+    this.push16(this.segSel[CS]);
+    this.push16(this.eip);
+    this.loadSegmentReal(CS, cs);
+    this.eip = ip;
+    this.flags = flagsNow & ~(FLAG_IF | FLAG_TF | FLAG_AC | FLAG_RF);
+    this.lzOp = LZ_NONE;
+    this.halted = false;
+  }
+
+  /** Exceptions that push an error code. */
+  private static hasErrorCode(vector: number): boolean {
+    return vector === EXC_DF || (vector >= EXC_TS && vector <= EXC_PF) || vector === 17;
+  }
+
+  private static isContributory(vector: number): boolean {
+    return vector === 0 || (vector >= EXC_TS && vector <= EXC_GP);
+  }
+
+  /** Deliver a fault raised by the current instruction, escalating to #DF and triple fault (SDM Vol. 3A table 6-5). */
+  private deliverFault(first: CpuFault): VmExit | null {
+    let vector = first.vector;
+    let code = Cpu.hasErrorCode(vector) ? first.errorCode : -1;
+    if (vector === EXC_DF) code = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.interrupt(vector, false, code, false);
+        return null;
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        if (vector === EXC_DF || attempt >= 2) {
+          return { kind: 'shutdown', reason: `triple fault (exception ${e.vector} while delivering double fault)` };
+        }
+        const second = e.vector;
+        const firstContrib = Cpu.isContributory(vector);
+        const secondContrib = Cpu.isContributory(second);
+        if ((firstContrib && secondContrib) || (vector === EXC_PF && (secondContrib || second === EXC_PF))) {
+          vector = EXC_DF;
+          code = 0;
+        } else {
+          vector = second;
+          code = Cpu.hasErrorCode(second) ? e.errorCode : -1;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- execution
+
+  /** Raise #UD for the current instruction. */
+  undefinedOpcode(): never {
+    throw new CpuFault(EXC_UD, 0);
+  }
+
+  /** Start HLT: the instruction has completed; run() returns a halt exit. */
+  halt(): never {
+    this.halted = true;
+    throw HALT_SIGNAL;
+  }
+
+  raiseUD(): never {
+    return this.undefinedOpcode();
+  }
+
+  get instrCs(): number { return this.segSel[CS]; }
+  get instrEip(): number { return this.instrEip; }
+  get eaSelector(): number { return this.segSel[this.eaSeg]; }
+  get eaOffset(): number { return this.eaOff; }
+
+  /** #NM check for x87 and WAIT (SDM Vol. 3A 2.5, CR0.EM/TS/MP). */
+  checkFpuAvailable(isWait: boolean): void {
+    if (isWait) {
+      if ((this.cr0 & (CR0_TS | CR0_MP)) === (CR0_TS | CR0_MP)) throw new CpuFault(EXC_NM, 0);
+    } else if (this.cr0 & (CR0_EM | CR0_TS)) {
+      throw new CpuFault(EXC_NM, 0);
+    }
+  }
+
+  /** Decode and execute one instruction (prefixes are handlers that re-dispatch). */
+  step(): void {
+    this.o32 = this.a32 = this.csDefault32;
+    this.segOverride = -1;
+    this.rep = 0;
+    this.lock = false;
+    this.ops1[this.fetch8()](this);
+  }
+
+  /** Continue decoding after a prefix byte. */
+  afterPrefix(): void {
+    if (((this.eip - this.instrEip) >>> 0) >= 15) throw new CpuFault(EXC_GP, 0);
+    this.ops1[this.fetch8()](this);
+  }
+
+  /** Execute a 0F-map opcode. */
+  twoByte(): void {
+    this.ops0f[this.fetch8()](this);
+  }
+
+  run(maxInstructions: number): VmExit {
+    // Complete the access that made the previous run() return.
+    const done = this.pendingExit;
+    if (done) {
+      this.pendingExit = null;
+      this.replay.push(done.kind === 'io' || done.kind === 'mmio' ? done.value : 0);
+      this.replayPos = 0;
+    }
+    this.intrPending = this.interrupts.hasInterrupt();
+    const end = this.instructionsRetired + maxInstructions;
+    if (this.halted) {
+      if (!this.intrPending || !(this.flags & FLAG_IF)) {
+        if (!(this.flags & FLAG_IF)) return { kind: 'shutdown', reason: 'HLT with interrupts disabled' };
+        return { kind: 'halt' };
+      }
+    }
+    for (;;) {
+      try {
+        this.loop(end);
+        return { kind: 'budget' };
+      } catch (e) {
+        if (e === EXIT_SIGNAL) {
+          this.abortInstruction();
+          return this.pendingExit!;
+        }
+        if (e === HALT_SIGNAL) {
+          this.finishInstruction();
+          return { kind: 'halt' };
+        }
+        if (e instanceof CpuFault) {
+          this.abortInstruction();
+          this.replay.length = 0;
+          const r = this.deliverFault(e);
+          if (r) return r;
+          if (this.instructionsRetired >= end) return { kind: 'budget' };
+          continue;
+        }
+        this.abortInstruction();
+        const msg = e instanceof Error ? e.message : String(e);
+        return { kind: 'error', message: `${msg}\n${this.describeState()}` };
+      }
+    }
+  }
+
+  private loop(end: number): void {
+    while (this.instructionsRetired < end) {
+      if (this.irqInhibit) {
+        this.irqInhibit--;
+      } else if (this.intrPending && (this.flags & FLAG_IF)) {
+        this.intrPending = false;
+        this.instrEip = this.eip;
+        this.instrEsp = this.r32[ESP];
+        const vector = this.interrupts.acknowledge();
+        this.interrupt(vector, false, -1, true);
+        this.intrPending = this.interrupts.hasInterrupt();
+        continue;
+      }
+      this.instrEip = this.eip;
+      this.instrEsp = this.r32[ESP];
+      const tf = this.flags & FLAG_TF;
+      this.step();
+      this.instructionsRetired++;
+      if (this.replayPos !== 0 || this.replay.length !== 0) this.ioIterationDone();
+      if (tf) {
+        this.dr[6] |= 0x4000;
+        this.interrupt(EXC_DB, false, -1, false);
+      }
+    }
+  }
+
+  /** Undo the visible effects of a partly executed instruction: restart it. */
+  private abortInstruction(): void {
+    this.eip = this.instrEip;
+    this.r32[ESP] = this.instrEsp;
+  }
+
+  private finishInstruction(): void {
+    this.instructionsRetired++;
+    this.replay.length = 0;
+    this.replayPos = 0;
+  }
+
+  /** Registers, flags and segments as text, for error reports and traces. */
+  describeState(): string {
+    const hex = (v: number, w = 8) => (v >>> 0).toString(16).padStart(w, '0');
+    const regs = REG32_NAMES.map((n, i) => `${n}=${hex(this.r32[i])}`).join(' ');
+    const segs = SEG_NAMES.map((n, i) => `${n}=${hex(this.segSel[i], 4)}(base ${hex(this.segBase[i])})`).join(' ');
+    let bytes = '';
+    try {
+      const lin = (this.segBase[CS] + this.instrEip) | 0;
+      const phys = this.translate(lin, false, false);
+      for (let i = 0; i < 8 && phys + i < this.ramSize; i++) bytes += hex(this.mem8[phys + i], 2) + ' ';
+    } catch {
+      bytes = '(not mapped)';
+    }
+    return [
+      `cs:eip=${hex(this.segSel[CS], 4)}:${hex(this.instrEip)} bytes: ${bytes.trim()}`,
+      regs,
+      `eflags=${hex(this.getFlags())} cpl=${this.cpl} cr0=${hex(this.cr0)} cr2=${hex(this.cr2)} cr3=${hex(this.cr3)} cr4=${hex(this.cr4)}`,
+      segs,
+    ].join('\n');
+  }
+
+  // ---------------------------------------------------------------- state
+
+  saveState(): CpuState {
+    return {
+      version: 1,
+      regs: Array.from(this.r32),
+      eip: this.eip,
+      eflags: this.getFlags(),
+      segments: [0, 1, 2, 3, 4, 5].map((s) => ({
+        selector: this.segSel[s], base: this.segBase[s], limit: this.segLimit[s], access: this.segAccess[s],
+      })),
+      gdt: { base: this.gdtBase, limit: this.gdtLimit },
+      idt: { base: this.idtBase, limit: this.idtLimit },
+      ldt: { selector: this.ldtSel, base: this.ldtBase, limit: this.ldtLimit },
+      tr: { selector: this.trSel, base: this.trBase, limit: this.trLimit, access: this.trAccess },
+      cr0: this.cr0, cr2: this.cr2, cr3: this.cr3, cr4: this.cr4,
+      dr: Array.from(this.dr),
+      cpl: this.cpl,
+      msr: { sysenterCs: this.msrSysenterCs, sysenterEsp: this.msrSysenterEsp, sysenterEip: this.msrSysenterEip, tscOffset: this.tscOffset },
+      halted: this.halted,
+      irqInhibit: this.irqInhibit,
+      instructionsRetired: this.instructionsRetired,
+      fpu: this.fpu.saveState(),
+    };
+  }
+
+  restoreState(s: CpuState): void {
+    if (s.version !== 1) throw new Error(`unsupported CPU state version ${s.version}`);
+    this.r32.set(s.regs);
+    this.eip = s.eip;
+    this.cr0 = s.cr0; this.cr2 = s.cr2; this.cr3 = s.cr3; this.cr4 = s.cr4;
+    this.flags = s.eflags;
+    this.lzOp = LZ_NONE;
+    s.segments.forEach((g, i) => this.setSegmentCache(i, g.selector, g.base, g.limit, g.access));
+    this.gdtBase = s.gdt.base; this.gdtLimit = s.gdt.limit;
+    this.idtBase = s.idt.base; this.idtLimit = s.idt.limit;
+    this.ldtSel = s.ldt.selector; this.ldtBase = s.ldt.base; this.ldtLimit = s.ldt.limit;
+    this.trSel = s.tr.selector; this.trBase = s.tr.base; this.trLimit = s.tr.limit; this.trAccess = s.tr.access;
+    this.dr.set(s.dr);
+    this.cpl = s.cpl;
+    this.msrSysenterCs = s.msr.sysenterCs; this.msrSysenterEsp = s.msr.sysenterEsp; this.msrSysenterEip = s.msr.sysenterEip;
+    this.tscOffset = s.msr.tscOffset;
+    this.halted = s.halted;
+    this.irqInhibit = s.irqInhibit;
+    this.instructionsRetired = s.instructionsRetired;
+    this.fpu.restoreState(s.fpu as never);
+    this.flushTlb();
+    this.updateCplMasks();
+    for (let i = 0; i < 6; i++) this.updateSegFast(i);
+  }
+}
+
+export function descBase(lo: number, hi: number): number {
+  return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+}
+
+/** Limit in bytes minus one, granularity applied. */
+export function descLimit(lo: number, hi: number): number {
+  const raw = (lo & 0xffff) | (hi & 0xf0000);
+  return hi & (DESC_G << 8) ? ((raw << 12) | 0xfff) >>> 0 : raw;
+}
+
+/** Access byte in bits 0..7, flags nibble in bits 12..15. */
+export function descAccess(hi: number): number {
+  return ((hi >> 8) & 0xff) | (((hi >> 20) & 0xf) << 12);
+}

@@ -1,0 +1,95 @@
+import type { Cpu, Handler } from '../cpu.ts';
+import { CpuFault, UnimplementedError } from '../cpu.ts';
+import { EXC_UD } from '../constants.ts';
+import type { OpcodeEntry } from './types.ts';
+import { BASE_TABLE } from './base.ts';
+
+/** The whole opcode table. */
+export const OPCODE_TABLE: readonly OpcodeEntry[] = [...BASE_TABLE];
+
+const MODRM_OPERAND = /(^|,)\s*[EGMRSCD][a-z]*/;
+
+export function needsModrm(e: OpcodeEntry): boolean {
+  return e.ext !== undefined || MODRM_OPERAND.test(e.operands);
+}
+
+const undefinedOpcode: Handler = (cpu) => cpu.undefinedOpcode();
+
+function lockCheck(cpu: Cpu, e: OpcodeEntry | undefined): void {
+  if (!e || !e.lockable || cpu.modrm >= 0xc0) throw new CpuFault(EXC_UD, 0);
+}
+
+function wrap(e: OpcodeEntry): Handler {
+  const exec = e.exec;
+  const form = e.modrmForm;
+  if (!needsModrm(e)) {
+    return (cpu) => {
+      if (cpu.lock) lockCheck(cpu, undefined);
+      exec(cpu);
+    };
+  }
+  if (form) {
+    const wantReg = form === 'reg';
+    return (cpu) => {
+      cpu.decodeModrm();
+      if ((cpu.modrm >= 0xc0) !== wantReg) cpu.undefinedOpcode();
+      if (cpu.lock) lockCheck(cpu, e);
+      exec(cpu);
+    };
+  }
+  return (cpu) => {
+    cpu.decodeModrm();
+    if (cpu.lock) lockCheck(cpu, e);
+    exec(cpu);
+  };
+}
+
+function groupHandler(rows: (OpcodeEntry | undefined)[][]): Handler {
+  // rows[reg] = entries for that /digit (a memory-form and a register-form entry may differ).
+  const pick = (cpu: Cpu): OpcodeEntry | undefined => {
+    const list = rows[(cpu.modrm >> 3) & 7];
+    if (!list) return undefined;
+    const isReg = cpu.modrm >= 0xc0;
+    for (const e of list) {
+      if (!e) continue;
+      if (!e.modrmForm || (e.modrmForm === 'reg') === isReg) return e;
+    }
+    return undefined;
+  };
+  return (cpu) => {
+    cpu.decodeModrm();
+    const e = pick(cpu);
+    if (!e) cpu.undefinedOpcode();
+    if (cpu.lock) lockCheck(cpu, e);
+    e.exec(cpu);
+  };
+}
+
+/** Build the two dispatch arrays from the table. Opcodes with no row raise #UD. */
+export function buildDispatch(table: readonly OpcodeEntry[] = OPCODE_TABLE): { one: Handler[]; twoByte: Handler[] } {
+  const maps: Handler[][] = [new Array(256).fill(undefinedOpcode), new Array(256).fill(undefinedOpcode)];
+  const groups = new Map<number, (OpcodeEntry | undefined)[][]>();
+  const seen = new Map<string, OpcodeEntry>();
+  for (const e of table) {
+    const key = `${e.opcode}/${e.ext ?? '-'}/${e.modrmForm ?? '-'}`;
+    if (seen.has(key)) throw new Error(`opcode table: duplicate row for ${e.opcode.toString(16)} ${key} (${e.mnemonic})`);
+    seen.set(key, e);
+    if (e.ext !== undefined) {
+      let rows = groups.get(e.opcode);
+      if (!rows) groups.set(e.opcode, (rows = []));
+      (rows[e.ext] ??= []).push(e);
+    } else {
+      const map = e.opcode >= 0x100 ? 1 : 0;
+      maps[map][e.opcode & 0xff] = wrap(e);
+    }
+  }
+  for (const [opcode, rows] of groups) maps[opcode >= 0x100 ? 1 : 0][opcode & 0xff] = groupHandler(rows);
+  return { one: maps[0], twoByte: maps[1] };
+}
+
+/** Handler for an opcode that is defined by the architecture but not implemented here. */
+export function unimplemented(what: string): Handler {
+  return () => {
+    throw new UnimplementedError(`instruction not implemented: ${what}`);
+  };
+}

@@ -1,0 +1,38 @@
+import { Cpu } from '../../cpu/cpu.ts';
+import type { CpuState } from '../../cpu/state.ts';
+import { buildDispatch } from '../../cpu/table/index.ts';
+import type { InterruptSource, Vcpu, VmExit } from '../vcpu.ts';
+
+export interface InterpOptions {
+  ram: Uint8Array;
+  interrupts: InterruptSource;
+  readTsc: () => number;
+}
+
+let dispatch: ReturnType<typeof buildDispatch> | undefined;
+
+/** The reference engine: the IA-32 interpreter behind the Vcpu boundary. */
+export class InterpVcpu implements Vcpu {
+  readonly cpu: Cpu;
+
+  constructor(opts: InterpOptions) {
+    dispatch ??= buildDispatch();
+    this.cpu = new Cpu({ ram: opts.ram, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: dispatch });
+  }
+
+  run(maxInstructions: number): VmExit {
+    return this.cpu.run(maxInstructions);
+  }
+
+  get instructionsRetired(): number {
+    return this.cpu.instructionsRetired;
+  }
+
+  saveState(): CpuState {
+    return this.cpu.saveState();
+  }
+
+  restoreState(state: unknown): void {
+    this.cpu.restoreState(state as CpuState);
+  }
+}
