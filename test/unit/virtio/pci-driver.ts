@@ -111,6 +111,10 @@ export class VirtioPciTestbed {
     return this.mmio.read(this.addr(4, offset), size);
   }
 
+  setDeviceConfig(offset: number, size: AccessSize, value: number): void {
+    this.mmio.write(this.addr(4, offset), size, value);
+  }
+
   readIsr(): number {
     return this.mmio.read(this.addr(3, 0), 1);
   }
