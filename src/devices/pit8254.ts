@@ -185,6 +185,7 @@ export class Pit8254 implements BusDevice {
     this.channels = state.channels.map((ch) => ({ ...ch, countLatch: [...ch.countLatch] }));
     this.portBValue = state.portB;
     this.irq0Level = state.irq0Level;
+    this.irq0.set(this.irq0Level);
     this.armChannel0(this.timers.nowNs());
   }
 
