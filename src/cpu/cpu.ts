@@ -4,7 +4,7 @@ import {
   DESC_CODE, DESC_DB, DESC_DC, DESC_G, DESC_P, DESC_RW, DESC_S, DESC_A,
   EXC_DB, EXC_DF, EXC_GP, EXC_NP, EXC_PF, EXC_SS, EXC_TS, EXC_UD, EXC_NM,
   FLAG_AF, FLAG_CF, FLAG_FIXED, FLAG_IF, FLAG_NT, FLAG_OF, FLAG_PF, FLAG_RF, FLAG_SF, FLAG_TF,
-  FLAG_VM, FLAG_ZF, FLAGS_ARITH, FLAGS_SUPPORTED, FLAG_IOPL,
+  FLAG_VM, FLAG_ZF, FLAGS_ARITH, FLAGS_SUPPORTED, FLAG_IOPL, FLAG_AC,
   PF_P, PF_U, PF_W,
   SYS_INT_GATE16, SYS_INT_GATE32, SYS_TRAP_GATE16, SYS_TRAP_GATE32, SYS_TASK_GATE,
   SYS_TSS32_AVAIL, SYS_TSS32_BUSY, SYS_TSS16_AVAIL, SYS_TSS16_BUSY,
@@ -241,7 +241,7 @@ export class Cpu implements FpuHost {
   }
 
   /** Set EFLAGS bits under mask (other bits kept), dropping the lazy state. */
-  setFlags(value: number, mask: number): void {
+  setFlags(value: number, mask = -1): void {
     const f = this.getFlags();
     this.flags = (((f & ~mask) | (value & mask)) & FLAGS_SUPPORTED) | FLAG_FIXED;
     this.lzOp = LZ_NONE;
@@ -1233,8 +1233,11 @@ export class Cpu implements FpuHost {
     return this.undefinedOpcode();
   }
 
+  raiseGP(code: number): never {
+    throw new CpuFault(EXC_GP, code);
+  }
+
   get instrCs(): number { return this.segSel[CS]; }
-  get instrEip(): number { return this.instrEip; }
   get eaSelector(): number { return this.segSel[this.eaSeg]; }
   get eaOffset(): number { return this.eaOff; }
 
@@ -1355,6 +1358,7 @@ export class Cpu implements FpuHost {
     const regs = REG32_NAMES.map((n, i) => `${n}=${hex(this.r32[i])}`).join(' ');
     const segs = SEG_NAMES.map((n, i) => `${n}=${hex(this.segSel[i], 4)}(base ${hex(this.segBase[i])})`).join(' ');
     let bytes = '';
+    const cr2 = this.cr2;
     try {
       const lin = (this.segBase[CS] + this.instrEip) | 0;
       const phys = this.translate(lin, false, false);
@@ -1362,12 +1366,32 @@ export class Cpu implements FpuHost {
     } catch {
       bytes = '(not mapped)';
     }
+    this.cr2 = cr2;
     return [
       `cs:eip=${hex(this.segSel[CS], 4)}:${hex(this.instrEip)} bytes: ${bytes.trim()}`,
       regs,
       `eflags=${hex(this.getFlags())} cpl=${this.cpl} cr0=${hex(this.cr0)} cr2=${hex(this.cr2)} cr3=${hex(this.cr3)} cr4=${hex(this.cr4)}`,
       segs,
     ].join('\n');
+  }
+
+  /** The next instruction and the registers on one line (for --trace). */
+  traceLine(): string {
+    const hex = (v: number, w = 8) => (v >>> 0).toString(16).padStart(w, '0');
+    const cr2 = this.cr2;
+    let bytes = '';
+    for (let i = 0; i < 8; i++) {
+      try {
+        const phys = this.translate((this.segBase[CS] + this.eip + i) | 0, false, false);
+        if (phys >= this.ramSize) break;
+        bytes += hex(this.mem8[phys], 2);
+      } catch {
+        break;
+      }
+    }
+    this.cr2 = cr2;
+    const regs = REG32_NAMES.map((n, i) => `${n}=${hex(this.r32[i])}`).join(' ');
+    return `${hex(this.segSel[CS], 4)}:${hex(this.eip)} ${bytes.padEnd(16)} ${regs} eflags=${hex(this.getFlags())}`;
   }
 
   // ---------------------------------------------------------------- state

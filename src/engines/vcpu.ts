@@ -34,4 +34,6 @@ export interface Vcpu {
   /** Plain-data state for snapshots; engine independent. */
   saveState(): unknown;
   restoreState(state: unknown): void;
+  /** One line for the instruction trace: the next instruction's address and bytes, and the registers. Optional. */
+  traceLine?(): string;
 }

@@ -59,7 +59,7 @@ function groupHandler(rows: (OpcodeEntry | undefined)[][]): Handler {
   return (cpu) => {
     cpu.decodeModrm();
     const e = pick(cpu);
-    if (!e) cpu.undefinedOpcode();
+    if (!e) return cpu.undefinedOpcode();
     if (cpu.lock) lockCheck(cpu, e);
     e.exec(cpu);
   };

@@ -28,6 +28,10 @@ export class InterpVcpu implements Vcpu {
     return this.cpu.instructionsRetired;
   }
 
+  traceLine(): string {
+    return this.cpu.traceLine();
+  }
+
   saveState(): CpuState {
     return this.cpu.saveState();
   }

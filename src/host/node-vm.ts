@@ -1,0 +1,70 @@
+import { openSync, writeSync, closeSync } from 'node:fs';
+import { buildMachine, type Machine, type StopReason } from '../machine/machine.ts';
+import type { MachineConfig } from '../machine/config.ts';
+import { systemClock } from '../machine/clock.ts';
+import { FileBlockBackend, DiskImageError } from './file-block-backend.ts';
+import { hostEntropy } from './entropy.ts';
+
+export class VmStartError extends Error {}
+
+export interface NodeVmInputs {
+  kernel: Uint8Array;
+  initrd?: Uint8Array;
+  consoleOut(bytes: Uint8Array): void;
+}
+
+export interface NodeVm {
+  machine: Machine;
+  run(): Promise<StopReason>;
+  /** Flush and close disks and the trace file. */
+  close(): void;
+}
+
+/** Build a machine for Node.js: files as disks, the host clock, crypto entropy. */
+export function startVm(config: MachineConfig, inputs: NodeVmInputs): NodeVm {
+  const disks: FileBlockBackend[] = [];
+  let traceFd: number | undefined;
+  const closeAll = () => {
+    for (const d of disks) d.close();
+    if (traceFd !== undefined) closeSync(traceFd);
+    traceFd = undefined;
+  };
+  try {
+    for (const d of config.disks) disks.push(FileBlockBackend.open(d.path, { readOnly: d.readOnly }));
+    const machine = buildMachine(
+      {
+        memoryBytes: config.memoryBytes,
+        engine: config.engine,
+        disks,
+        images: {
+          kernel: inputs.kernel,
+          kernelName: config.kernelPath,
+          initrd: inputs.initrd,
+          initrdName: config.initrdPath,
+          cmdline: config.cmdline,
+        },
+      },
+      {
+        clock: systemClock,
+        realtime: true,
+        consoleOut: inputs.consoleOut,
+        entropy: hostEntropy,
+        warn: (msg) => process.stderr.write(`lilyvm: warning: ${msg}\n`),
+      },
+    );
+    if (config.trace) {
+      try {
+        traceFd = openSync(config.trace.path, 'w');
+      } catch (e) {
+        throw new VmStartError(`Trace file ${config.trace.path} cannot be written: ${(e as Error).message}`);
+      }
+      const fd = traceFd;
+      machine.setTrace({ start: config.trace.start, count: config.trace.count, write: (line) => writeSync(fd, line + '\n') });
+    }
+    return { machine, run: () => machine.run(), close: closeAll };
+  } catch (e) {
+    closeAll();
+    if (e instanceof DiskImageError) throw new VmStartError(e.message);
+    throw e;
+  }
+}

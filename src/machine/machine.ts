@@ -1,0 +1,358 @@
+import { Bus } from '../bus/bus.ts';
+import type { AccessSize } from '../bus/device.ts';
+import { GuestMemory } from '../memory/guest-memory.ts';
+import { Scheduler } from './scheduler.ts';
+import type { HostClock } from './clock.ts';
+import * as L from './layout.ts';
+import { Pic8259Pair } from '../devices/pic8259.ts';
+import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
+import { Uart16550 } from '../devices/uart16550.ts';
+import { RtcCmos } from '../devices/rtc-cmos.ts';
+import { I8042 } from '../devices/i8042.ts';
+import { DebugExit } from '../devices/debug-exit.ts';
+import { ResetControl } from '../devices/reset-control.ts';
+import { PostPort } from '../devices/post-port.ts';
+import { PciHostBridge } from '../devices/pci/host-bridge.ts';
+import { VirtioPciFunction } from '../devices/virtio/virtio-pci.ts';
+import { VirtioBlk, type BlockBackend } from '../devices/virtio/virtio-blk.ts';
+import { VirtioRng } from '../devices/virtio/virtio-rng.ts';
+import type { Vcpu, VmExit } from '../engines/vcpu.ts';
+import { InterpVcpu } from '../engines/interp/interp-vcpu.ts';
+import { loadLinux, BOOT_CS, BOOT_DS, type LinuxImages } from '../boot/linux.ts';
+import type { CpuState } from '../cpu/state.ts';
+import type { EngineName } from './config.ts';
+
+/** Virtual nanoseconds per retired instruction when the guest runs ahead of the host clock. */
+const NS_PER_INSTRUCTION = 1;
+/** Longest run() slice, in instructions, so timers and host input are served promptly. */
+const MAX_SLICE = 100_000;
+
+export type StopReason =
+  | { kind: 'poweroff'; status: 0 }
+  | { kind: 'reset'; status: 0 }
+  | { kind: 'debug-exit'; status: number }
+  | { kind: 'quit'; status: 0 }
+  | { kind: 'triple-fault'; status: 1; message: string }
+  | { kind: 'error'; status: 1; message: string };
+
+/** What the machine needs from its host: time, the console, entropy, disk backends. */
+export interface MachineHost {
+  clock: HostClock;
+  /** When false, virtual time advances only with guest instructions (deterministic runs). */
+  realtime: boolean;
+  /** Bytes the guest writes to COM1. */
+  consoleOut(bytes: Uint8Array): void;
+  entropy(buf: Uint8Array): void;
+  warn(message: string): void;
+}
+
+/** Where the instruction trace goes: `count` instructions after `start` have retired. */
+export interface TraceSink {
+  start: number;
+  count: number;
+  write(line: string): void;
+}
+
+export interface MachineSpec {
+  memoryBytes: number;
+  engine: EngineName;
+  disks: BlockBackend[];
+  images: LinuxImages;
+}
+
+/**
+ * The LilyVM PC: guest RAM, buses, chipset, PCI with virtio devices and one vCPU,
+ * assembled by buildMachine(). Every engine sits behind the same exit handler.
+ */
+export class Machine {
+  readonly memory: GuestMemory;
+  readonly ioBus = new Bus('port I/O');
+  readonly mmioBus = new Bus('MMIO');
+  readonly scheduler = new Scheduler();
+  pic!: Pic8259Pair;
+  pit!: Pit8254;
+  rtc!: RtcCmos;
+  readonly serial: Uart16550[] = [];
+  i8042!: I8042;
+  pci!: PciHostBridge;
+  vcpu!: Vcpu;
+  /** Slot 0 is the host bridge. */
+  nextPciSlot = 1;
+  stopReason: StopReason | undefined;
+
+  // Virtual time: vtime = syncNs + (retired - syncInstructions) * NS_PER_INSTRUCTION, never behind the host clock in realtime mode.
+  private syncNs = 0;
+  private syncInstructions = 0;
+  private readonly hostStartNs: number;
+  private wake: (() => void) | undefined;
+  private trace: TraceSink | undefined;
+  /** COM1 output not yet handed to the host (flushed after every slice). */
+  readonly consoleBytes: number[] = [];
+
+  constructor(readonly host: MachineHost, readonly memoryBytes: number) {
+    this.memory = new GuestMemory(memoryBytes);
+    this.hostStartNs = host.clock.monotonicNs();
+  }
+
+  /** Current virtual time in ns (also the TSC at 1 GHz). */
+  nowNs(): number {
+    const retired = this.vcpu ? this.vcpu.instructionsRetired : 0;
+    let t = this.syncNs + (retired - this.syncInstructions) * NS_PER_INSTRUCTION;
+    if (this.host.realtime) {
+      const hostNs = this.host.clock.monotonicNs() - this.hostStartNs;
+      if (hostNs > t) {
+        t = hostNs;
+        this.syncNs = t;
+        this.syncInstructions = retired;
+      }
+    }
+    return t;
+  }
+
+  /** Bring device time up to the vCPU and fire due timers. */
+  private syncTime(): void {
+    this.scheduler.advanceTo(this.nowNs());
+  }
+
+  stop(reason: StopReason): void {
+    this.stopReason ??= reason;
+    this.wake?.();
+  }
+
+  /** Wake the run loop from a halt (host input arrived). */
+  kick(): void {
+    this.wake?.();
+  }
+
+  /** Handle one exit from the vCPU. */
+  private handleExit(exit: VmExit): void {
+    switch (exit.kind) {
+      case 'io':
+        this.syncTime();
+        if (exit.isWrite) this.ioBus.write(exit.port, exit.size, exit.value);
+        else exit.value = this.ioBus.read(exit.port, exit.size);
+        return;
+      case 'mmio':
+        this.syncTime();
+        if (exit.isWrite) this.mmioBus.write(exit.addr, exit.size as AccessSize, exit.value);
+        else exit.value = this.mmioBus.read(exit.addr, exit.size as AccessSize);
+        return;
+      case 'shutdown':
+        if (exit.reason.startsWith('HLT with interrupts disabled')) this.stop({ kind: 'poweroff', status: 0 });
+        else this.stop({ kind: 'triple-fault', status: 1, message: `guest CPU shut down: ${exit.reason}` });
+        return;
+      case 'error':
+        this.stop({ kind: 'error', status: 1, message: exit.message });
+        return;
+      default:
+        return;
+    }
+  }
+
+  /**
+   * Run one slice of guest execution synchronously. Returns the ns to wait
+   * before the next slice when the CPU is halted (Infinity: until an interrupt
+   * source changes), or 0.
+   */
+  runSlice(): number {
+    const deadline = this.scheduler.nextDeadlineNs();
+    const now = this.nowNs();
+    let budget = MAX_SLICE;
+    if (deadline !== Infinity) budget = Math.max(1, Math.min(MAX_SLICE, Math.ceil((deadline - now) / NS_PER_INSTRUCTION)));
+    if (this.trace) budget = this.traceStep(budget);
+    const exit = this.vcpu.run(budget);
+    if (exit.kind === 'halt') {
+      this.syncTime();
+      const next = this.scheduler.nextDeadlineNs();
+      if (this.pic.hasInterrupt()) return 0;
+      if (!this.host.realtime) {
+        if (next === Infinity) return Infinity;
+        this.syncNs = Math.max(this.nowNs(), next);
+        this.syncInstructions = this.vcpu.instructionsRetired;
+        this.syncTime();
+        return 0;
+      }
+      return next === Infinity ? Infinity : Math.max(0, next - this.nowNs());
+    }
+    this.handleExit(exit);
+    if (exit.kind === 'budget') this.syncTime();
+    return 0;
+  }
+
+  /** Run until the guest stops (power-off, reset, debug exit, error) or stop() is called. */
+  async run(): Promise<StopReason> {
+    let lastYield = this.host.clock.monotonicNs();
+    while (!this.stopReason) {
+      const waitNs = this.runSlice();
+      this.flushConsole();
+      if (this.stopReason) break;
+      if (waitNs > 0) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          if (waitNs !== Infinity) setTimeout(resolve, Math.max(0, Math.floor(waitNs / 1e6)));
+        });
+        this.wake = undefined;
+        lastYield = this.host.clock.monotonicNs();
+        continue;
+      }
+      const t = this.host.clock.monotonicNs();
+      if (t - lastYield > 20e6) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = this.host.clock.monotonicNs();
+      }
+    }
+    this.flushConsole();
+    return this.stopReason;
+  }
+
+  flushConsole(): void {
+    if (this.consoleBytes.length === 0) return;
+    const bytes = Uint8Array.from(this.consoleBytes);
+    this.consoleBytes.length = 0;
+    this.host.consoleOut(bytes);
+  }
+
+  setTrace(sink: TraceSink): void {
+    if (!this.vcpu.traceLine) throw new Error('this engine cannot trace instructions');
+    this.trace = sink;
+  }
+
+  /** Clip the slice so traced instructions run one at a time, and log the next one. */
+  private traceStep(budget: number): number {
+    const t = this.trace!;
+    const retired = this.vcpu.instructionsRetired;
+    if (retired < t.start) return Math.min(budget, t.start - retired);
+    if (retired >= t.start + t.count) {
+      this.trace = undefined;
+      return budget;
+    }
+    t.write(`${retired} ${this.vcpu.traceLine!()}`);
+    return 1;
+  }
+
+  /** Feed host input to COM1. */
+  consoleIn(bytes: Uint8Array): void {
+    this.serial[0].receive(bytes);
+    this.kick();
+  }
+}
+
+// ---------------------------------------------------------------- the recipe
+
+export function buildMachine(spec: MachineSpec, host: MachineHost): Machine {
+  const m = new Machine(host, spec.memoryBytes);
+  attachInterruptController(m);
+  attachTimer(m);
+  attachRtc(m);
+  attachSerialPorts(m);
+  attachKeyboardController(m);
+  attachMiscPorts(m);
+  attachPci(m);
+  spec.disks.forEach((disk, i) => attachVirtioBlk(m, disk, i));
+  attachVirtioRng(m);
+  attachVcpu(m, spec.engine);
+  bootLinux(m, spec.images);
+  return m;
+}
+
+function attachInterruptController(m: Machine): void {
+  m.pic = new Pic8259Pair();
+  m.ioBus.register(L.PORT_PIC_MASTER, 2, m.pic.master, 'pic-master');
+  m.ioBus.register(L.PORT_PIC_SLAVE, 2, m.pic.slave, 'pic-slave');
+  m.ioBus.register(L.PORT_PIC_ELCR, 2, m.pic.elcr, 'pic-elcr');
+  // As firmware would: PCI INTx lines are level-triggered.
+  const levelMask = L.PCI_IRQS.reduce((mask, irq) => mask | (1 << irq), 0);
+  m.pic.elcr.write(0, 2, levelMask);
+}
+
+function attachTimer(m: Machine): void {
+  m.pit = new Pit8254(m.scheduler, m.pic.irqLine(L.IRQ_PIT));
+  m.ioBus.register(L.PORT_PIT, 4, m.pit, 'pit');
+  m.ioBus.register(L.PORT_SYSTEM_CONTROL_B, 1, new SystemControlPortB(m.pit), 'system-control-b');
+}
+
+function attachRtc(m: Machine): void {
+  m.rtc = new RtcCmos({ timers: m.scheduler, clock: m.host.clock, irq: m.pic.irqLine(L.IRQ_RTC), ramSizeBytes: m.memoryBytes });
+  m.ioBus.register(L.PORT_RTC, 2, m.rtc, 'rtc');
+}
+
+function attachSerialPorts(m: Machine): void {
+  L.COM_PORTS.forEach(({ port, irq }, i) => {
+    const out = i === 0 ? (b: number) => m.consoleBytes.push(b) : () => {};
+    const uart = new Uart16550({ irq: m.pic.irqLine(irq), timers: m.scheduler, output: out });
+    m.serial.push(uart);
+    m.ioBus.register(port, 8, uart, `com${i + 1}`);
+  });
+}
+
+function attachKeyboardController(m: Machine): void {
+  m.i8042 = new I8042({
+    irqKeyboard: m.pic.irqLine(L.IRQ_KEYBOARD),
+    irqMouse: m.pic.irqLine(L.IRQ_MOUSE),
+    onReset: () => m.stop({ kind: 'reset', status: 0 }),
+  });
+  m.ioBus.register(L.PORT_I8042_DATA, 1, m.i8042.dataPort, 'i8042-data');
+  m.ioBus.register(L.PORT_I8042_COMMAND, 1, m.i8042.commandPort, 'i8042-command');
+}
+
+function attachMiscPorts(m: Machine): void {
+  m.ioBus.register(L.PORT_POST, 1, new PostPort(), 'post');
+  m.ioBus.register(L.PORT_DEBUG_EXIT, 1, new DebugExit((status) => m.stop({ kind: 'debug-exit', status })), 'debug-exit');
+}
+
+function attachPci(m: Machine): void {
+  const reset = new ResetControl(() => m.stop({ kind: 'reset', status: 0 }));
+  m.pci = new PciHostBridge({
+    mmioBus: m.mmioBus,
+    ioBus: m.ioBus,
+    irqLine: (irq) => m.pic.irqLine(irq),
+    resetControl: reset,
+    warn: (msg) => m.host.warn(msg),
+  });
+  m.ioBus.register(L.PORT_PCI_CONFIG_ADDRESS, 4, m.pci.addressPort, 'pci-config-address');
+  m.ioBus.register(L.PORT_PCI_CONFIG_DATA, 4, m.pci.dataPort, 'pci-config-data');
+}
+
+function attachVirtio(m: Machine, device: ConstructorParameters<typeof VirtioPciFunction>[0]): void {
+  const slot = m.nextPciSlot++;
+  const fn = new VirtioPciFunction(device, { memory: m.memory, irq: m.pci.intxLine(slot), warn: (msg) => m.host.warn(msg) });
+  m.pci.attach(slot, fn);
+}
+
+function attachVirtioBlk(m: Machine, backend: BlockBackend, index: number): void {
+  attachVirtio(m, new VirtioBlk(backend, { name: `virtio-blk${index}` }));
+}
+
+function attachVirtioRng(m: Machine): void {
+  attachVirtio(m, new VirtioRng((buf) => m.host.entropy(buf)));
+}
+
+function attachVcpu(m: Machine, engine: EngineName): void {
+  switch (engine) {
+    case 'interp':
+      m.vcpu = new InterpVcpu({ ram: m.memory.u8, interrupts: m.pic, readTsc: () => m.nowNs() });
+      return;
+  }
+}
+
+/** Load the kernel and enter it as the 32-bit boot protocol specifies. */
+function bootLinux(m: Machine, images: LinuxImages): void {
+  const entry = loadLinux(m.memory, images);
+  const s = m.vcpu.saveState() as CpuState;
+  const flatCode = 0x9b | 0xc000; // present, code, readable, accessed; D and G
+  const flatData = 0x93 | 0xc000;
+  s.regs = [0, 0, 0, 0, entry.esp, 0, entry.esi, 0];
+  s.eip = entry.eip;
+  s.eflags = 0x2;
+  s.cr0 = 0x11; // PE | ET
+  s.gdt = { base: entry.gdtBase, limit: entry.gdtLimit };
+  s.idt = { base: 0, limit: 0 };
+  s.cpl = 0;
+  s.segments = [0, 1, 2, 3, 4, 5].map((seg) => ({
+    selector: seg === 1 ? BOOT_CS : BOOT_DS,
+    base: 0,
+    limit: 0xffffffff,
+    access: seg === 1 ? flatCode : flatData,
+  }));
+  m.vcpu.restoreState(s);
+}

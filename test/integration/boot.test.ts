@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Vm, DEFAULT_KERNEL } from '../../src/index.ts';
+
+const PROMPT = /~ # $/m;
+const haveGuest = existsSync(DEFAULT_KERNEL);
+const skip = !haveGuest && 'the default guest (guest/out/bzImage) is not built';
+
+async function shell(vm: Vm, command: string, timeoutMs = 120_000): Promise<string> {
+  vm.type(command + '\n');
+  const text = await vm.waitFor(PROMPT, timeoutMs);
+  // Drop the echoed command line and the prompt.
+  return text.split('\n').slice(1, -1).join('\n').replace(/\r/g, '');
+}
+
+async function bootToShell(disks: string[] = []): Promise<Vm> {
+  const vm = Vm.boot({ disks });
+  await vm.waitFor('LilyVM guest ready', 180_000);
+  await vm.waitFor(PROMPT, 60_000);
+  return vm;
+}
+
+test('boots the default guest, runs uname, keeps a file on a virtio disk across boots', { skip, timeout: 900_000 }, async () => {
+  const disk = join(mkdtempSync(join(tmpdir(), 'lilyvm-disk-')), 'disk.img');
+  writeFileSync(disk, Buffer.alloc(8 * 1024 * 1024));
+
+  const vm = await bootToShell([disk]);
+  const uname = await shell(vm, 'uname -a');
+  assert.match(uname, /^Linux \S+ 6\.1\.\S+ .* i[3-6]86/);
+  const mk = await shell(vm, 'mke2fs /dev/vda >/dev/null && mount /dev/vda /mnt && echo lilyvm-$((6*7)) > /mnt/hello && umount /mnt && echo written');
+  assert.match(mk, /written/);
+  vm.type('poweroff -f\n');
+  const stop = await vm.stopped;
+  assert.equal(stop.kind, 'poweroff');
+
+  const again = await bootToShell([disk]);
+  const read = await shell(again, 'mount /dev/vda /mnt && cat /mnt/hello');
+  assert.match(read, /lilyvm-42/);
+  again.type('poweroff -f\n');
+  assert.equal((await again.stopped).kind, 'poweroff');
+});
+
+test('a shell loop of 200 fork+exec runs to the end', { skip, timeout: 900_000 }, async () => {
+  const vm = await bootToShell();
+  const out = await shell(vm, 'i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done; echo loops=$i', 600_000);
+  assert.match(out, /loops=200/);
+  vm.type('poweroff -f\n');
+  assert.equal((await vm.stopped).kind, 'poweroff');
+});
+
+test('guest time of day stays within a second of the host over 30 s', { skip, timeout: 900_000 }, async () => {
+  const vm = await bootToShell();
+  const skew = async () => {
+    const before = Date.now() / 1000;
+    const out = await shell(vm, 'date +%s');
+    const after = Date.now() / 1000;
+    const guest = Number(/(\d{9,})/.exec(out)![1]);
+    // date +%s truncates: the guest second is in [guest, guest + 1).
+    if (guest + 1 < before) return before - (guest + 1);
+    if (guest > after) return guest - after;
+    return 0;
+  };
+  assert.ok((await skew()) <= 1, 'in step at the start');
+  await new Promise((r) => setTimeout(r, 30_000));
+  const late = await skew();
+  assert.ok(late <= 1, `guest clock is ${late.toFixed(2)} s off the host after 30 s`);
+  vm.type('poweroff -f\n');
+  assert.equal((await vm.stopped).kind, 'poweroff');
+});

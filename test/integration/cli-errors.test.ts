@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, chmodSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_KERNEL } from '../../src/cli/main.ts';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'lilyvm.js');
+const dir = mkdtempSync(join(tmpdir(), 'lilyvm-cli-'));
+
+function lilyvm(...args: string[]): { status: number | null; stderr: string; stdout: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, input: '' });
+  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+function expectError(args: string[], pattern: RegExp): void {
+  const r = lilyvm('run', ...args);
+  assert.notEqual(r.status, 0, `exit status for ${args.join(' ')}`);
+  assert.match(r.stderr, pattern);
+  assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
+}
+
+test('--help describes the options', () => {
+  const r = lilyvm('run', '--help');
+  assert.equal(r.status, 0);
+  for (const opt of ['--kernel', '--initrd', '--append', '--disk', '--memory', '--engine', '--trace']) assert.match(r.stdout, new RegExp(opt));
+});
+
+test('a missing kernel file', () => {
+  expectError(['--kernel', join(dir, 'nope')], /Kernel image .*nope does not exist/);
+});
+
+test('a file that is not a bzImage', () => {
+  const p = join(dir, 'notes.txt');
+  writeFileSync(p, 'hello\n'.repeat(200));
+  expectError(['--kernel', p], /notes\.txt is not a bzImage/);
+});
+
+test('a truncated bzImage', { skip: !existsSync(DEFAULT_KERNEL) && 'the default guest kernel is not built' }, () => {
+  const p = join(dir, 'cut-bzImage');
+  const k = readFileSync(DEFAULT_KERNEL);
+  writeFileSync(p, k.subarray(0, k.length >> 1));
+  expectError(['--kernel', p], /cut-bzImage is truncated/);
+});
+
+test('memory too small or absurdly large', () => {
+  expectError(['--memory', '4M'], /too small/);
+  expectError(['--memory', '1T'], /too large/);
+  expectError(['--memory', 'plenty'], /not a size/);
+});
+
+test('a missing disk, a directory as disk, a disk of the wrong size', () => {
+  expectError(['--disk', join(dir, 'absent.img')], /absent\.img/);
+  expectError(['--disk', dir], /not a regular file/);
+  const odd = join(dir, 'odd.img');
+  writeFileSync(odd, Buffer.alloc(1000));
+  expectError(['--disk', odd], /multiple of 512/);
+});
+
+test('a read-only disk opened read-write', () => {
+  const p = join(dir, 'ro.img');
+  writeFileSync(p, Buffer.alloc(1024 * 1024));
+  chmodSync(p, 0o444);
+  expectError(['--disk', p], /read-only.*,ro/);
+  assert.equal(readFileSync(p).length, 1024 * 1024, 'image untouched');
+});
