@@ -108,6 +108,15 @@ export interface I8042State {
   };
 }
 
+export interface I8042Options {
+  /** IRQ1. */
+  irqKeyboard: IrqLine;
+  /** IRQ12. */
+  irqMouse: IrqLine;
+  /** The guest pulsed the CPU reset line (command 0xFE, or output port bit 0 cleared). */
+  onReset(): void;
+}
+
 export class I8042 {
   private ram = new Array<number>(RAM_BYTES).fill(0);
   private outputPort = OUT_INITIAL;
@@ -122,23 +131,25 @@ export class I8042 {
   private irq12Level = false;
 
   /** Port 0x60. */
-  readonly data: BusDevice = {
+  readonly dataPort: BusDevice = {
     read: (_offset: number, _size: AccessSize) => this.readData(),
     write: (_offset: number, _size: AccessSize, value: number) => this.writeData(value & 0xff),
   };
 
   /** Port 0x64: status on read, controller command on write. */
-  readonly command: BusDevice = {
+  readonly commandPort: BusDevice = {
     read: () => this.readStatus(),
     write: (_offset: number, _size: AccessSize, value: number) => this.writeCommand(value & 0xff),
   };
 
-  /** onReset is called when the guest pulses the CPU reset line (command 0xFE, or output port bit 0 cleared). */
-  constructor(
-    private readonly irq1: IrqLine,
-    private readonly irq12: IrqLine,
-    private readonly onReset: () => void,
-  ) {
+  private readonly irq1: IrqLine;
+  private readonly irq12: IrqLine;
+  private readonly onReset: () => void;
+
+  constructor(options: I8042Options) {
+    this.irq1 = options.irqKeyboard;
+    this.irq12 = options.irqMouse;
+    this.onReset = options.onReset;
     this.ram[0] = CTR_XLATE | CTR_SYS | CTR_KBD_INT; // as a BIOS leaves it
   }
 

@@ -94,7 +94,7 @@ function fromBcd(value: number): number {
   return (value & 0xf) + ((value >> 4) & 0xf) * 10 + ((value >> 8) & 0xf) * 100 + ((value >> 12) & 0xf) * 1000;
 }
 
-function newChannel(gate: boolean): PitChannelState {
+function newChannel(gate: boolean, nowNs: number): PitChannelState {
   return {
     mode: 3,
     bcd: false,
@@ -102,8 +102,8 @@ function newChannel(gate: boolean): PitChannelState {
     countRegister: 0x10000,
     reload: 0x10000,
     counting: true,
-    startNs: 0,
-    pausedAtNs: gate ? -1 : 0,
+    startNs: nowNs,
+    pausedAtNs: gate ? -1 : nowNs,
     idleCount: 0,
     gate,
     nullCount: false,
@@ -138,11 +138,7 @@ export class Pit8254 implements BusDevice {
   ) {
     this.timer = timers.createTimer('pit0', (nowNs) => this.onChannel0Edge(nowNs));
     const now = timers.nowNs();
-    this.channels = [newChannel(true), newChannel(true), newChannel(false)];
-    for (const ch of this.channels) {
-      ch.startNs = now;
-      if (!ch.gate) ch.pausedAtNs = now;
-    }
+    this.channels = [newChannel(true, now), newChannel(true, now), newChannel(false, now)];
     this.syncChannel0(now);
   }
 

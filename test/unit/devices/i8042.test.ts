@@ -11,18 +11,18 @@ function setup() {
   const irq1 = new FakeIrqLine();
   const irq12 = new FakeIrqLine();
   let resets = 0;
-  const kbc = new I8042(irq1, irq12, () => resets++);
-  const status = () => kbc.command.read(0, 1);
-  const command = (v: number) => kbc.command.write(0, 1, v);
-  const data = (v: number) => kbc.data.write(0, 1, v);
+  const kbc = new I8042({ irqKeyboard: irq1, irqMouse: irq12, onReset: () => resets++ });
+  const status = () => kbc.commandPort.read(0, 1);
+  const command = (v: number) => kbc.commandPort.write(0, 1, v);
+  const data = (v: number) => kbc.dataPort.write(0, 1, v);
   /** i8042_wait_read + i8042_read_data. */
   const read = () => {
     assert.ok(status() & OBF, 'output buffer full');
-    return kbc.data.read(0, 1);
+    return kbc.dataPort.read(0, 1);
   };
   const drain = () => {
     const bytes: number[] = [];
-    while (status() & OBF) bytes.push(kbc.data.read(0, 1));
+    while (status() & OBF) bytes.push(kbc.dataPort.read(0, 1));
     return bytes;
   };
   return { kbc, irq1, irq12, status, command, data, read, drain, resets: () => resets };
@@ -140,7 +140,7 @@ test('disabling the keyboard interface holds its bytes until it is enabled', () 
   assert.equal(status() & OBF, 0);
   command(0xae);
   assert.equal(read(), 0x41);
-  assert.equal(kbc.data.read(0, 1), 0x41, 'an empty buffer reads the last byte again');
+  assert.equal(kbc.dataPort.read(0, 1), 0x41, 'an empty buffer reads the last byte again');
 });
 
 test('status bit 3 tells whether the last write went to 0x64', () => {
