@@ -1,6 +1,8 @@
 // National Semiconductor PC16550D UART with FIFOs (datasheet, June 1995). Register window of
 // 8 ports (COM1 at 0x3F8). Transmission is instant: THR and the shift register are always
 // empty again by the time the guest looks, as far as THRE, TEMT and the THRE interrupt go.
+// As on PC serial cards, the IRQ is driven only while MCR.OUT2 is set; loopback forces OUT2
+// inactive. This keeps an unused port quiet on an IRQ shared with another (COM1/COM3).
 import type { AccessSize, BusDevice, IrqLine } from '../bus/device.ts';
 import type { Timer, TimerHost } from '../machine/clock.ts';
 
@@ -249,7 +251,7 @@ export class Uart16550 implements BusDevice {
     this.timeoutInterrupt = s.timeoutInterrupt;
     this.armTimeout(s.timeoutDeadlineNs);
     this.armRefill(s.refillDeadlineNs);
-    this.irqLevel = this.pendingInterrupt() !== IIR_NO_INT;
+    this.irqLevel = this.irqWanted;
     this.irq.set(this.irqLevel);
   }
 
@@ -401,8 +403,12 @@ export class Uart16550 implements BusDevice {
     return IIR_NO_INT;
   }
 
+  private get irqWanted(): boolean {
+    return (this.mcr & (MCR_OUT2 | MCR_LOOP)) === MCR_OUT2 && this.pendingInterrupt() !== IIR_NO_INT;
+  }
+
   private update(): void {
-    const level = this.pendingInterrupt() !== IIR_NO_INT;
+    const level = this.irqWanted;
     if (level !== this.irqLevel) {
       this.irqLevel = level;
       this.irq.set(level);

@@ -30,13 +30,17 @@ function setup() {
   return { timers, irq, out, uart, r, w };
 }
 
-/** serial8250_set_divisor + LCR as for 115200 8N1, FIFO with an 8-byte trigger (16550A default). */
+/**
+ * What serial8250_startup and set_termios leave for 115200 8N1: FIFOs with an 8-byte trigger
+ * (the 16550A default), and DTR, RTS and OUT2 (which PC cards need to pass the IRQ) set.
+ */
 function configure115200(w: (reg: number, v: number) => void): void {
   w(LCR, 0x83);
   w(DLL, 1);
   w(DLM, 0);
   w(LCR, 0x03);
   w(FCR, 0x81);
+  w(MCR, 0x0b);
 }
 
 test('Linux 8250 autoconfig identifies a 16550A', () => {
@@ -153,6 +157,7 @@ test('RX: reaching the trigger level interrupts at once', () => {
 
 test('RX without FIFOs: one byte is enough for the data-available interrupt', () => {
   const { r, w, irq, uart } = setup();
+  w(MCR, 0x08);
   w(IER, 0x01);
   uart.receive([0x7a, 0x7b]);
   assert.equal(irq.level, true);
@@ -187,7 +192,7 @@ test('IIR priorities: line status, RX data, THRE, modem status', () => {
   w(IER, 0x0f);
   w(THR, 0x31);
   w(THR, 0x32); // no FIFO: the holding register overruns
-  assert.equal(irq.level, true);
+  assert.equal(irq.level, false, 'loopback forces OUT2 off, so the IRQ is not driven');
   assert.equal(r(IIR), 0x06);
   assert.equal(r(LSR) & 0x03, 0x03, 'OE and DR');
   assert.equal(r(LSR) & 0x02, 0, 'reading LSR clears OE');
@@ -197,7 +202,21 @@ test('IIR priorities: line status, RX data, THRE, modem status', () => {
   assert.equal(r(IIR), 0x00, 'modem status: entering loopback changed the lines');
   assert.equal(r(MSR) & 0x0f, 0x0b, 'DCTS, DDSR, DDCD');
   assert.equal(r(IIR), 0x01);
+});
+
+test('the IRQ is driven only while OUT2 is set', () => {
+  const { r, w, irq } = setup();
+  w(IER, 0x02);
   assert.equal(irq.level, false);
+  assert.equal(r(IIR), 0x02, 'the interrupt is pending inside the UART');
+  w(IER, 0);
+  w(MCR, 0x08);
+  w(IER, 0x02);
+  assert.equal(irq.level, true);
+  w(MCR, 0x00);
+  assert.equal(irq.level, false);
+  w(MCR, 0x08);
+  assert.equal(irq.level, true);
 });
 
 test('loopback: THR comes back on RBR, modem outputs drive the inputs, host input waits', () => {
