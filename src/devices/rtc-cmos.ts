@@ -37,7 +37,6 @@ const CMOS_BYTES = 128;
 
 /** Register A. */
 const A_UIP = 0x80;
-const A_DV = 0x70;
 const A_DV_RESET = 0x60; // DV2 and DV1 set: divider chain held in reset
 const A_RS = 0x0f;
 

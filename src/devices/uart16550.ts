@@ -393,7 +393,7 @@ export class Uart16550 implements BusDevice {
   }
 
   private pendingInterrupt(): number {
-    if (this.ier & IER_RLS && this.lsrErrors) return IIR_RLS;
+    if (this.ier & IER_RLS && this.lsrErrors & LSR_ERRORS) return IIR_RLS;
     if (this.ier & IER_RDA) {
       if (this.rxFifo.length >= (this.fifoEnabled ? this.rxTrigger : 1)) return IIR_RDA;
       if (this.timeoutInterrupt) return IIR_CTI;
