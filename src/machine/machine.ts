@@ -1,11 +1,12 @@
 import { Bus } from '../bus/bus.ts';
+import { SharedIrqLine } from '../bus/shared-irq.ts';
 import type { AccessSize } from '../bus/device.ts';
 import { GuestMemory } from '../memory/guest-memory.ts';
 import { Scheduler } from './scheduler.ts';
 import type { HostClock } from './clock.ts';
 import * as L from './layout.ts';
 import { Pic8259Pair } from '../devices/pic8259.ts';
-import { Pit8254, SystemControlPortB } from '../devices/pit8254.ts';
+import { Pit8254 } from '../devices/pit8254.ts';
 import { Uart16550 } from '../devices/uart16550.ts';
 import { RtcCmos } from '../devices/rtc-cmos.ts';
 import { I8042 } from '../devices/i8042.ts';
@@ -268,18 +269,21 @@ function attachInterruptController(m: Machine): void {
 function attachTimer(m: Machine): void {
   m.pit = new Pit8254(m.scheduler, m.pic.irqLine(L.IRQ_PIT));
   m.ioBus.register(L.PORT_PIT, 4, m.pit, 'pit');
-  m.ioBus.register(L.PORT_SYSTEM_CONTROL_B, 1, new SystemControlPortB(m.pit), 'system-control-b');
+  m.ioBus.register(L.PORT_SYSTEM_CONTROL_B, 1, m.pit.portB, 'system-control-b');
 }
 
 function attachRtc(m: Machine): void {
-  m.rtc = new RtcCmos({ timers: m.scheduler, clock: m.host.clock, irq: m.pic.irqLine(L.IRQ_RTC), ramSizeBytes: m.memoryBytes });
+  m.rtc = new RtcCmos(m.scheduler, m.host.clock, m.pic.irqLine(L.IRQ_RTC), m.memoryBytes);
   m.ioBus.register(L.PORT_RTC, 2, m.rtc, 'rtc');
 }
 
 function attachSerialPorts(m: Machine): void {
+  const shared = new Map<number, SharedIrqLine>();
   L.COM_PORTS.forEach(({ port, irq }, i) => {
     const out = i === 0 ? (b: number) => m.consoleBytes.push(b) : () => {};
-    const uart = new Uart16550({ irq: m.pic.irqLine(irq), timers: m.scheduler, output: out });
+    let line = shared.get(irq);
+    if (!line) shared.set(irq, (line = new SharedIrqLine(m.pic.irqLine(irq))));
+    const uart = new Uart16550(m.scheduler, line.source(), out);
     m.serial.push(uart);
     m.ioBus.register(port, 8, uart, `com${i + 1}`);
   });

@@ -1,6 +1,7 @@
 // PCI host bridge with configuration mechanism #1 (PCI Local Bus Specification 3.0,
 // section 3.2.2.3.2), bus 0 only, plus the BAR assignment a BIOS would do.
 import type { AccessSize, BusDevice, IrqLine } from '../../bus/device.ts';
+import { SharedIrqLine } from '../../bus/shared-irq.ts';
 import { BusOverlapError, type Bus } from '../../bus/bus.ts';
 import { PCI_IO_BASE, PCI_IO_SIZE, PCI_IRQS, PCI_MMIO_BASE, PCI_MMIO_SIZE } from '../../machine/layout.ts';
 import {
@@ -62,26 +63,6 @@ interface Slot {
 export interface PciHostBridgeState {
   configAddress: number;
   hostBridge: PciConfigSpaceState;
-}
-
-/** Wired-OR of level-triggered sources onto one interrupt controller input, as shared PCI INTx lines are. */
-class SharedIrqLine {
-  private readonly asserted = new Set<number>();
-  private nextSource = 0;
-  constructor(private readonly output: IrqLine) {}
-
-  source(): IrqLine {
-    const id = this.nextSource++;
-    return {
-      set: (level: boolean) => {
-        const before = this.asserted.size > 0;
-        if (level) this.asserted.add(id);
-        else this.asserted.delete(id);
-        const after = this.asserted.size > 0;
-        if (before !== after) this.output.set(after);
-      },
-    };
-  }
 }
 
 export class PciHostBridge {
