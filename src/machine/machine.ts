@@ -23,8 +23,14 @@ import { loadLinux, BOOT_CS, BOOT_DS, type LinuxImages } from '../boot/linux.ts'
 import type { CpuState } from '../cpu/state.ts';
 import type { EngineName } from './config.ts';
 
-/** Virtual nanoseconds per retired instruction when the guest runs ahead of the host clock. */
-const NS_PER_INSTRUCTION = 1;
+/**
+ * Virtual nanoseconds per retired instruction: a nominal 100 MIPS CPU. Faster
+ * than the interpreter really runs, so virtual time lags the host clock while the
+ * guest computes and catches up whenever it idles; time never runs ahead of the host.
+ */
+const NS_PER_INSTRUCTION = 10;
+/** How far virtual time may run ahead of the host clock before the run loop waits. */
+const MAX_LEAD_NS = 20e6;
 /** Longest run() slice, in instructions, so timers and host input are served promptly. */
 const MAX_SLICE = 100_000;
 
@@ -81,7 +87,9 @@ export class Machine {
   nextPciSlot = 1;
   stopReason: StopReason | undefined;
 
-  // Virtual time: vtime = syncNs + (retired - syncInstructions) * NS_PER_INSTRUCTION, never behind the host clock in realtime mode.
+  // Virtual time: vtime = syncNs + (retired - syncInstructions) * NS_PER_INSTRUCTION.
+  // It advances smoothly while the guest runs (so TSC/PIT calibration loops see
+  // steady time) and jumps forward to the host clock only while the CPU is halted.
   private syncNs = 0;
   private syncInstructions = 0;
   private readonly hostStartNs: number;
@@ -98,16 +106,19 @@ export class Machine {
   /** Current virtual time in ns (also the TSC at 1 GHz). */
   nowNs(): number {
     const retired = this.vcpu ? this.vcpu.instructionsRetired : 0;
-    let t = this.syncNs + (retired - this.syncInstructions) * NS_PER_INSTRUCTION;
-    if (this.host.realtime) {
-      const hostNs = this.host.clock.monotonicNs() - this.hostStartNs;
-      if (hostNs > t) {
-        t = hostNs;
-        this.syncNs = t;
-        this.syncInstructions = retired;
-      }
+    return this.syncNs + (retired - this.syncInstructions) * NS_PER_INSTRUCTION;
+  }
+
+  private hostElapsedNs(): number {
+    return this.host.clock.monotonicNs() - this.hostStartNs;
+  }
+
+  /** Move virtual time forward to t (never backward). */
+  private jumpTo(t: number): void {
+    if (t > this.nowNs()) {
+      this.syncNs = t;
+      this.syncInstructions = this.vcpu.instructionsRetired;
     }
-    return t;
   }
 
   /** Bring device time up to the vCPU and fire due timers. */
@@ -163,20 +174,26 @@ export class Machine {
     if (this.trace) budget = this.traceStep(budget);
     const exit = this.vcpu.run(budget);
     if (exit.kind === 'halt') {
+      if (this.host.realtime) this.jumpTo(this.hostElapsedNs());
       this.syncTime();
-      const next = this.scheduler.nextDeadlineNs();
       if (this.pic.hasInterrupt()) return 0;
+      const next = this.scheduler.nextDeadlineNs();
+      if (next === Infinity) return Infinity;
       if (!this.host.realtime) {
-        if (next === Infinity) return Infinity;
-        this.syncNs = Math.max(this.nowNs(), next);
-        this.syncInstructions = this.vcpu.instructionsRetired;
+        this.jumpTo(next);
         this.syncTime();
         return 0;
       }
-      return next === Infinity ? Infinity : Math.max(0, next - this.nowNs());
+      return Math.max(0, next - this.nowNs());
     }
     this.handleExit(exit);
-    if (exit.kind === 'budget') this.syncTime();
+    if (exit.kind === 'budget') {
+      this.syncTime();
+      if (this.host.realtime) {
+        const lead = this.nowNs() - this.hostElapsedNs();
+        if (lead > MAX_LEAD_NS) return lead;
+      }
+    }
     return 0;
   }
 

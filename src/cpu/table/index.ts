@@ -3,11 +3,15 @@ import { CpuFault, UnimplementedError } from '../cpu.ts';
 import { EXC_UD } from '../constants.ts';
 import type { OpcodeEntry } from './types.ts';
 import { BASE_TABLE } from './base.ts';
+import { SYSTEM_TABLE } from './system.ts';
+import { INTEGER_TABLE } from './integer.ts';
+import { FPU_TABLE } from './fpu.ts';
 
 /** The whole opcode table. */
-export const OPCODE_TABLE: readonly OpcodeEntry[] = [...BASE_TABLE];
+export const OPCODE_TABLE: readonly OpcodeEntry[] = [...BASE_TABLE, ...INTEGER_TABLE, ...SYSTEM_TABLE, ...FPU_TABLE];
 
-const MODRM_OPERAND = /(^|,)\s*[EGMRSCD][a-z]*/;
+/** An operand coded by ModRM: one of E G M R S C D followed by a lowercase size or nothing (not a register name such as DX or ES). */
+const MODRM_OPERAND = /(^|,)\s*[EGMRSCD]([a-z]|\s*(,|$))/;
 
 export function needsModrm(e: OpcodeEntry): boolean {
   return e.ext !== undefined || MODRM_OPERAND.test(e.operands);
