@@ -1,5 +1,5 @@
 import {
-  CR0_PE, CR0_PG, CR0_WP, CR4_PSE, CR0_EM, CR0_TS, CR0_MP, CR0_ET,
+  CR0_PE, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE, CR0_EM, CR0_TS, CR0_MP, CR0_ET,
   CS, SS, DS, ES, FS, GS, ESP,
   DESC_CODE, DESC_DB, DESC_DC, DESC_G, DESC_P, DESC_RW, DESC_S, DESC_A,
   EXC_DB, EXC_DF, EXC_GP, EXC_NP, EXC_PF, EXC_SS, EXC_TS, EXC_UD, EXC_NM,
@@ -47,6 +47,10 @@ const T_NOWRITE_USER = 4;
 const T_NOWRITE_SUP = 8;
 const T_CLEAN = 16;
 const T_MMIO = 32;
+/** Global page (PTE/PDE G with CR4.PGE): kept across CR3 loads. */
+const T_GLOBAL = 64;
+/** Part of a 4 MiB page: INVLPG drops the whole page. */
+const T_LARGE = 128;
 const TLB_MAX_FILLED = 4096;
 
 const PARITY = new Uint8Array(256);
@@ -164,6 +168,8 @@ export class Cpu implements FpuHost {
   private readonly tlbFilled = new Int32Array(TLB_MAX_FILLED);
   private tlbFilledCount = 0;
   private tlbOverflow = false;
+  /** Byte n set: some TLB entry in the 4 MiB region n came from a 4 MiB page. */
+  private readonly tlbLargeRegions = new Uint8Array(1024);
   /** TLB-entry bits that must be clear (besides VALID set) for a read / write at the current CPL. */
   private readMask = T_VALID | T_MMIO;
   private writeMask = T_VALID | T_MMIO | T_NOWRITE_SUP | T_CLEAN;
@@ -354,7 +360,8 @@ export class Cpu implements FpuHost {
     }
   }
 
-  private updateSegFast(seg: number): void {
+  /** Recompute whether segment seg is flat (after a mode change: CR0.PE or EFLAGS.VM). */
+  updateSegFast(seg: number): void {
     const bit = 1 << seg;
     this.segFastRead &= ~bit;
     this.segFastWrite &= ~bit;
@@ -423,19 +430,41 @@ export class Cpu implements FpuHost {
 
   // ---------------------------------------------------------------- paging
 
-  flushTlb(): void {
+  /**
+   * Drop TLB entries. keepGlobal (a CR3 load): global pages stay while the fill
+   * list is exact; after an overflow everything goes, which the architecture
+   * allows (SDM Vol. 3A 4.10.4.1).
+   */
+  flushTlb(keepGlobal = false): void {
     if (this.tlbOverflow) {
       this.tlb.fill(0);
+      this.tlbLargeRegions.fill(0);
+      this.tlbFilledCount = 0;
+    } else if (keepGlobal) {
+      let kept = 0;
+      for (let i = 0; i < this.tlbFilledCount; i++) {
+        const page = this.tlbFilled[i];
+        if (this.tlb[page] & T_GLOBAL) this.tlbFilled[kept++] = page;
+        else this.tlb[page] = 0;
+      }
+      this.tlbFilledCount = kept;
     } else {
       for (let i = 0; i < this.tlbFilledCount; i++) this.tlb[this.tlbFilled[i]] = 0;
+      this.tlbLargeRegions.fill(0);
+      this.tlbFilledCount = 0;
     }
-    this.tlbFilledCount = 0;
     this.tlbOverflow = false;
     this.invalidateFetch();
   }
 
+  /** INVLPG: drop the translation of lin's page, including a global one and the whole of a 4 MiB page. */
   invalidatePage(lin: number): void {
     this.tlb[lin >>> 12] = 0;
+    const region = lin >>> 22;
+    if (this.tlbLargeRegions[region]) {
+      const first = region << 10;
+      for (let p = first; p < first + 1024; p++) if (this.tlb[p] & T_LARGE) this.tlb[p] = 0;
+    }
     this.invalidateFetch();
   }
 
@@ -485,7 +514,9 @@ export class Cpu implements FpuHost {
         if (want !== pde) this.ptWrite(pdeAddr, want);
         physPage = (pde & 0xffc00000) | (lin & 0x3ff000);
         if (!(want & 0x40)) flags |= T_CLEAN;
-        flags |= this.permFlags(pde, wp);
+        flags |= this.permFlags(pde, wp) | T_LARGE;
+        if ((pde & 0x100) && (this.cr4 & CR4_PGE)) flags |= T_GLOBAL;
+        this.tlbLargeRegions[lin >>> 22] = 1;
       } else {
         const pteAddr = (pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2);
         const pte = this.ptRead(pteAddr);
@@ -498,6 +529,7 @@ export class Cpu implements FpuHost {
         physPage = pte & ~0xfff;
         if (!(want & 0x40)) flags |= T_CLEAN;
         flags |= this.permFlags(combined, wp);
+        if ((pte & 0x100) && (this.cr4 & CR4_PGE)) flags |= T_GLOBAL;
       }
     }
     if ((physPage >>> 0) >= this.ramSize) flags |= T_MMIO;
@@ -1089,6 +1121,7 @@ export class Cpu implements FpuHost {
       }
       if (!(sacc & DESC_P)) throw new CpuFault(EXC_SS, (newSs & ~3) | extBit);
       const ssBase = descBase(sd.lo, sd.hi);
+      const ssLimit = descLimit(sd.lo, sd.hi);
       const ss32 = (sacc & DESC_DB) !== 0;
       const oldSs = this.segSel[SS];
       const oldEsp = this.r32[ESP];
@@ -1096,11 +1129,15 @@ export class Cpu implements FpuHost {
       if (hasError) words.push(errorCode);
       const w = is32 ? 4 : 2;
       let sp = newEsp;
-      for (const v of words) {
+      const lins: number[] = [];
+      for (let i = 0; i < words.length; i++) {
         sp = ss32 ? (sp - w) | 0 : (sp - w) & 0xffff;
-        const lin = (ssBase + sp) | 0;
-        if (is32) this.sysWrite32(lin, v);
-        else this.sysWrite16(lin, v);
+        if (!segmentRangeOk(sacc, ssLimit, sp, w)) throw new CpuFault(EXC_SS, (newSs & ~3) | extBit);
+        lins.push((ssBase + sp) | 0);
+      }
+      for (let i = 0; i < words.length; i++) {
+        if (is32) this.sysWrite32(lins[i], words[i]);
+        else this.sysWrite16(lins[i], words[i]);
       }
       this.setDescriptorAccessed(newSs, sd.hi);
       this.loadSegmentFromDescriptor(SS, newSs, sd.lo, sd.hi);
@@ -1334,6 +1371,8 @@ export class Cpu implements FpuHost {
       this.instructionsRetired++;
       if (this.replayPos !== 0 || this.replay.length !== 0) this.ioIterationDone();
       if (tf) {
+        this.instrEip = this.eip;
+        this.instrEsp = this.r32[ESP];
         this.dr[6] |= 0x4000;
         this.interrupt(EXC_DB, false, -1, false);
       }
@@ -1444,6 +1483,17 @@ export class Cpu implements FpuHost {
     this.updateCplMasks();
     for (let i = 0; i < 6; i++) this.updateSegFast(i);
   }
+}
+
+/** Whether [off, off + len) lies inside a data segment with this access and byte limit (expand-down aware; SDM Vol. 3A 5.3). */
+export function segmentRangeOk(access: number, limit: number, off: number, len: number): boolean {
+  const first = off >>> 0;
+  const last = first + len - 1;
+  if (!(access & DESC_CODE) && (access & DESC_DC)) {
+    const upper = access & DESC_DB ? 0xffffffff : 0xffff;
+    return first > limit && last <= upper;
+  }
+  return last <= limit;
 }
 
 export function descBase(lo: number, hi: number): number {
