@@ -23,50 +23,39 @@ function lockCheck(cpu: Cpu, e: OpcodeEntry | undefined): void {
   if (!e || !e.lockable || cpu.modrm >= 0xc0) throw new CpuFault(EXC_UD, 0);
 }
 
+/**
+ * Each dispatch wrapper is compiled from its own source text so that V8 gives
+ * every opcode its own call-site feedback: one shared closure would make the
+ * call to `exec` megamorphic and never inlined.
+ */
+function specialize(body: string, env: Record<string, unknown>): Handler {
+  const names = Object.keys(env);
+  return new Function(...names, `return function dispatch(cpu) { ${body} }`)(...names.map((n) => env[n])) as Handler;
+}
+
 function wrap(e: OpcodeEntry): Handler {
-  const exec = e.exec;
-  const form = e.modrmForm;
-  if (!needsModrm(e)) {
-    return (cpu) => {
-      if (cpu.lock) lockCheck(cpu, undefined);
-      exec(cpu);
-    };
-  }
-  if (form) {
-    const wantReg = form === 'reg';
-    return (cpu) => {
-      cpu.decodeModrm();
-      if ((cpu.modrm >= 0xc0) !== wantReg) cpu.undefinedOpcode();
-      if (cpu.lock) lockCheck(cpu, e);
-      exec(cpu);
-    };
-  }
-  return (cpu) => {
-    cpu.decodeModrm();
-    if (cpu.lock) lockCheck(cpu, e);
-    exec(cpu);
-  };
+  const env = { exec: e.exec, lockCheck, e };
+  if (!needsModrm(e)) return specialize('if (cpu.lock) lockCheck(cpu, undefined); exec(cpu);', env);
+  const formCheck = e.modrmForm ? `if ((cpu.modrm >= 0xc0) !== ${e.modrmForm === 'reg'}) cpu.undefinedOpcode();` : '';
+  return specialize(`cpu.decodeModrm(); ${formCheck} if (cpu.lock) lockCheck(cpu, e); exec(cpu);`, env);
 }
 
 function groupHandler(rows: (OpcodeEntry | undefined)[][]): Handler {
-  // rows[reg] = entries for that /digit (a memory-form and a register-form entry may differ).
-  const pick = (cpu: Cpu): OpcodeEntry | undefined => {
-    const list = rows[(cpu.modrm >> 3) & 7];
-    if (!list) return undefined;
-    const isReg = cpu.modrm >= 0xc0;
-    for (const e of list) {
+  // Index: ModRM.reg | 8 for register forms.
+  const entries: (OpcodeEntry | undefined)[] = new Array(16).fill(undefined);
+  for (let reg = 0; reg < 8; reg++) {
+    for (const e of rows[reg] ?? []) {
       if (!e) continue;
-      if (!e.modrmForm || (e.modrmForm === 'reg') === isReg) return e;
+      if (e.modrmForm !== 'reg') entries[reg] ??= e;
+      if (e.modrmForm !== 'mem') entries[reg | 8] ??= e;
     }
-    return undefined;
-  };
-  return (cpu) => {
-    cpu.decodeModrm();
-    const e = pick(cpu);
-    if (!e) return cpu.undefinedOpcode();
-    if (cpu.lock) lockCheck(cpu, e);
-    e.exec(cpu);
-  };
+  }
+  const sub = entries.map((e) => e?.exec ?? undefinedOpcode);
+  return specialize(
+    'cpu.decodeModrm(); const m = cpu.modrm; const i = ((m >> 3) & 7) | (m >= 0xc0 ? 8 : 0);' +
+      ' if (cpu.lock) lockCheck(cpu, entries[i]); sub[i](cpu);',
+    { sub, entries, lockCheck },
+  );
 }
 
 /** Build the two dispatch arrays from the table. Opcodes with no row raise #UD. */
