@@ -367,7 +367,6 @@ export class Cpu implements FpuHost {
     this.segFastWrite &= ~bit;
     const acc = this.segAccess[seg];
     if (this.segBase[seg] !== 0 || this.segLimit[seg] !== 0xffffffff || !(acc & DESC_P)) return;
-    if (this.isProtectedMode() && (this.segSel[seg] & ~3) === 0 && seg !== CS) return;
     if (acc & DESC_CODE) {
       if (acc & DESC_RW) this.segFastRead |= bit;
     } else if (!(acc & DESC_DC)) {
@@ -408,7 +407,7 @@ export class Cpu implements FpuHost {
     const vec = seg === SS ? EXC_SS : EXC_GP;
     const acc = this.segAccess[seg];
     if (this.isProtectedMode()) {
-      if ((this.segSel[seg] & ~3) === 0 && seg !== CS) throw new CpuFault(vec, 0);
+      // A null selector loaded in protected mode leaves the cache not present; one loaded in real mode stays usable.
       if (!(acc & DESC_P)) throw new CpuFault(vec, 0);
       if (acc & DESC_CODE) {
         if (isWrite || !(acc & DESC_RW)) throw new CpuFault(vec, 0);

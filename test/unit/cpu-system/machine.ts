@@ -1,6 +1,8 @@
 // A headless machine for system-architecture tests: the interpreter, RAM, a
 // debug console (port 0xE9), an exit port (0xF4, as QEMU's isa-debug-exit) and
-// an interrupt line raised by writing a vector to port 0xF0 (harness only).
+// an interrupt line (harness only): writing a vector to port 0xF0 raises it
+// once the OUT and then N more instructions have retired, N being the last
+// value written to port 0xF1 (0 by default; each raise resets it).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ export const ASM_DIR = join(dirname(fileURLToPath(import.meta.url)), 'asm');
 export const DEBUGCON_PORT = 0xe9;
 export const EXIT_PORT = 0xf4;
 export const IRQ_PORT = 0xf0;
+export const IRQ_DELAY_PORT = 0xf1;
 const MULTIBOOT_MAGIC = 0x1badb002;
 const MULTIBOOT_AOUT_KLUDGE = 0x10000;
 const CACHE_DIR = join(tmpdir(), 'lilyvm-cpu-system-asm');
@@ -91,6 +94,9 @@ export class TestMachine {
   readonly vcpu: InterpVcpu;
   output = '';
   private readonly pendingIrqs: number[] = [];
+  private irqDelay = 0;
+  /** Interrupts to raise when instructionsRetired reaches `at`. */
+  private readonly scheduledIrqs: { at: number; vector: number }[] = [];
   /** Vectors acknowledged by the CPU, in order. */
   readonly acknowledged: number[] = [];
 
@@ -130,15 +136,28 @@ export class TestMachine {
   run(maxInstructions = 20_000_000): RunResult {
     const start = this.vcpu.instructionsRetired;
     for (;;) {
-      const left = maxInstructions - (this.vcpu.instructionsRetired - start);
+      const now = this.vcpu.instructionsRetired;
+      for (let i = 0; i < this.scheduledIrqs.length;) {
+        if (this.scheduledIrqs[i].at <= now) this.raiseInterrupt(this.scheduledIrqs.splice(i, 1)[0].vector);
+        else i++;
+      }
+      const left = maxInstructions - (now - start);
       if (left <= 0) return { output: this.output, end: 'budget' };
-      const exit: VmExit = this.vcpu.run(Math.min(left, 1_000_000));
+      let budget = Math.min(left, 1_000_000);
+      for (const s of this.scheduledIrqs) budget = Math.min(budget, s.at - now);
+      const exit: VmExit = this.vcpu.run(budget);
       switch (exit.kind) {
         case 'io':
           if (exit.isWrite) {
             if (exit.port === DEBUGCON_PORT) this.output += String.fromCharCode(exit.value & 0xff);
             else if (exit.port === EXIT_PORT) return { output: this.output, end: 'exit', exitCode: exit.value & 0xff };
-            else if (exit.port === IRQ_PORT) this.raiseInterrupt(exit.value & 0xff);
+            else if (exit.port === IRQ_DELAY_PORT) this.irqDelay = exit.value & 0xff;
+            else if (exit.port === IRQ_PORT) {
+              // The OUT itself retires when run() resumes.
+              if (this.irqDelay === 0) this.raiseInterrupt(exit.value & 0xff);
+              else this.scheduledIrqs.push({ at: this.vcpu.instructionsRetired + 1 + this.irqDelay, vector: exit.value & 0xff });
+              this.irqDelay = 0;
+            }
           } else {
             exit.value = exit.size === 4 ? 0xffffffff : (1 << (exit.size * 8)) - 1;
           }
@@ -147,6 +166,8 @@ export class TestMachine {
           if (!exit.isWrite) exit.value = exit.size === 4 ? 0xffffffff : (1 << (exit.size * 8)) - 1;
           break;
         case 'halt':
+          // Time passes while halted: scheduled interrupts arrive now.
+          for (const s of this.scheduledIrqs.splice(0)) this.raiseInterrupt(s.vector);
           if (this.pendingIrqs.length === 0) return { output: this.output, end: 'halt' };
           break;
         case 'budget':

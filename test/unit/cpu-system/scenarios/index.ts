@@ -1,4 +1,9 @@
 import type { Scenario } from './types.ts';
+import { doubleFault, interruptGates, interruptShadow, tripleFault } from './interrupts.ts';
+import { controlRegisters, cr0Checks, realModeRoundTrip } from './modes.ts';
 import { segmentLimits, segmentLoads } from './segments.ts';
 
-export const ALL_SCENARIOS: Scenario[] = [segmentLoads, segmentLimits];
+export const ALL_SCENARIOS: Scenario[] = [
+  segmentLoads, segmentLimits, realModeRoundTrip, controlRegisters, cr0Checks,
+  interruptGates, doubleFault, tripleFault, interruptShadow,
+];
