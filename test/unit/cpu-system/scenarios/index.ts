@@ -1,4 +1,5 @@
 import type { Scenario } from './types.ts';
+import { farTransfers, invalidTss } from './far.ts';
 import { doubleFault, interruptGates, interruptShadow, tripleFault } from './interrupts.ts';
 import { controlRegisters, cr0Checks, realModeRoundTrip } from './modes.ts';
 import { segmentLimits, segmentLoads } from './segments.ts';
@@ -6,4 +7,5 @@ import { segmentLimits, segmentLoads } from './segments.ts';
 export const ALL_SCENARIOS: Scenario[] = [
   segmentLoads, segmentLimits, realModeRoundTrip, controlRegisters, cr0Checks,
   interruptGates, doubleFault, tripleFault, interruptShadow,
+  farTransfers, invalidTss,
 ];

@@ -12,4 +12,6 @@ export interface Scenario {
    * compared with QEMU.
    */
   interpOnly?: string;
+  /** Lines where QEMU (7.2, TCG) is known to differ from the architecture: the expected line, QEMU's line, and why. */
+  qemuKnown?: { expected: string; qemu: string; why: string }[];
 }
