@@ -652,23 +652,23 @@ export class Cpu implements FpuHost {
   checkWrite(lin: number, len: number): void {
     const user = this.cpl === 3;
     this.translate(lin, true, user);
-    if (((lin & 0xfff) + len) > 0x1000) this.translate((lin + len - 1) | 0, true, user);
+    if (((lin & 0xfff) + len) > 0x1000) this.translate(nextPage(lin), true, user);
   }
 
   /** Throws the fault now if [lin, lin+len) cannot be read at the current CPL. */
   checkRead(lin: number, len: number): void {
     const user = this.cpl === 3;
     this.translate(lin, false, user);
-    if (((lin & 0xfff) + len) > 0x1000) this.translate((lin + len - 1) | 0, false, user);
+    if (((lin & 0xfff) + len) > 0x1000) this.translate(nextPage(lin), false, user);
   }
 
   private readSlow(lin: number, len: 2 | 4, user: boolean): number {
     if ((lin & 0xfff) + len <= 0x1000) return this.physRead(this.translate(lin, false, user), len);
     const p0 = this.translate(lin, false, user);
-    const p1 = this.translate((lin + len - 1) | 0, false, user);
+    const p1 = this.translate(nextPage(lin), false, user);
     let v = 0;
     for (let i = 0; i < len; i++) {
-      const p = ((lin + i) & 0xfff) >= (lin & 0xfff) ? p0 + i : p1 - (len - 1 - i);
+      const p = ((lin + i) & 0xfff) >= (lin & 0xfff) ? p0 + i : p1 + ((lin + i) & 0xfff);
       v |= this.physRead(p, 1) << (8 * i);
     }
     return len === 2 ? v & 0xffff : v;
@@ -680,9 +680,9 @@ export class Cpu implements FpuHost {
       return;
     }
     const p0 = this.translate(lin, true, user);
-    const p1 = this.translate((lin + len - 1) | 0, true, user);
+    const p1 = this.translate(nextPage(lin), true, user);
     for (let i = 0; i < len; i++) {
-      const p = ((lin + i) & 0xfff) >= (lin & 0xfff) ? p0 + i : p1 - (len - 1 - i);
+      const p = ((lin + i) & 0xfff) >= (lin & 0xfff) ? p0 + i : p1 + ((lin + i) & 0xfff);
       this.physWrite(p, 1, (v >> (8 * i)) & 0xff);
     }
   }
@@ -1170,7 +1170,7 @@ export class Cpu implements FpuHost {
     const lin = this.stackLin(-total, total, true);
     const user = this.cpl === 3;
     this.translate(lin, true, user);
-    this.translate((lin + total - 1) | 0, true, user);
+    if ((lin & 0xfff) + total > 0x1000) this.translate(nextPage(lin), true, user);
   }
 
   private push32Sys(v: number): void {
@@ -1482,6 +1482,14 @@ export class Cpu implements FpuHost {
     this.updateCplMasks();
     for (let i = 0; i < 6; i++) this.updateSegFast(i);
   }
+}
+
+/**
+ * The first byte of the page after lin's. An access that crosses into a page that
+ * faults reports that byte in CR2.
+ */
+function nextPage(lin: number): number {
+  return ((lin | 0xfff) + 1) | 0;
 }
 
 /** Whether [off, off + len) lies inside a data segment with this access and byte limit (expand-down aware; SDM Vol. 3A 5.3). */

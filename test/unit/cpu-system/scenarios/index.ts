@@ -2,10 +2,11 @@ import type { Scenario } from './types.ts';
 import { farTransfers, invalidTss } from './far.ts';
 import { doubleFault, interruptGates, interruptShadow, tripleFault } from './interrupts.ts';
 import { controlRegisters, cr0Checks, realModeRoundTrip } from './modes.ts';
+import { paging, tlbRetention } from './paging.ts';
 import { segmentLimits, segmentLoads } from './segments.ts';
 
 export const ALL_SCENARIOS: Scenario[] = [
   segmentLoads, segmentLimits, realModeRoundTrip, controlRegisters, cr0Checks,
   interruptGates, doubleFault, tripleFault, interruptShadow,
-  farTransfers, invalidTss,
+  farTransfers, invalidTss, paging, tlbRetention,
 ];
