@@ -35,6 +35,8 @@ function specialize(body: string, env: Record<string, unknown>): Handler {
 
 function wrap(e: OpcodeEntry): Handler {
   const env = { exec: e.exec, lockCheck, e };
+  // Prefixes (0F included) pass LOCK on to the instruction they introduce.
+  if (e.prefix) return specialize('exec(cpu);', env);
   if (!needsModrm(e)) return specialize('if (cpu.lock) lockCheck(cpu, undefined); exec(cpu);', env);
   const formCheck = e.modrmForm ? `if ((cpu.modrm >= 0xc0) !== ${e.modrmForm === 'reg'}) cpu.undefinedOpcode();` : '';
   return specialize(`cpu.decodeModrm(); ${formCheck} if (cpu.lock) lockCheck(cpu, e); exec(cpu);`, env);
