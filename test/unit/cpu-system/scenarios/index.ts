@@ -3,10 +3,12 @@ import { farTransfers, invalidTss } from './far.ts';
 import { doubleFault, interruptGates, interruptShadow, tripleFault } from './interrupts.ts';
 import { controlRegisters, cr0Checks, realModeRoundTrip } from './modes.ts';
 import { paging, tlbRetention } from './paging.ts';
+import { cpuidValues, descriptorInstructions, fxsaveChecks, msrsAndSysenter, qemuDivergences } from './system.ts';
 import { segmentLimits, segmentLoads } from './segments.ts';
 
 export const ALL_SCENARIOS: Scenario[] = [
   segmentLoads, segmentLimits, realModeRoundTrip, controlRegisters, cr0Checks,
   interruptGates, doubleFault, tripleFault, interruptShadow,
   farTransfers, invalidTss, paging, tlbRetention,
+  msrsAndSysenter, descriptorInstructions, fxsaveChecks, cpuidValues, qemuDivergences,
 ];
