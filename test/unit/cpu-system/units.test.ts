@@ -1,0 +1,168 @@
+// Checks that need the harness's view of the CPU (exits, state) rather than a scenario's printout.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runScenario, TestMachine } from './machine.ts';
+import * as Id from '../../../src/cpu/cpuid.ts';
+import { buildDispatch, needsModrm, OPCODE_TABLE } from '../../../src/cpu/table/index.ts';
+import { SYSTEM_TABLE } from '../../../src/cpu/table/system.ts';
+import { CR0_PE, CS, EXC_UD, FLAG_IF } from '../../../src/cpu/constants.ts';
+
+test('HLT with interrupts disabled halts, and the next run reports a shutdown', () => {
+  const r = runScenario(`
+main:
+  PRINTLN "halting"
+  cli
+  hlt
+`);
+  assert.equal(r.output, 'halting\n');
+  assert.equal(r.end, 'halt');
+  assert.equal(r.machine.cpu.halted, true);
+  const again = r.machine.vcpu.run(1000);
+  assert.equal(again.kind, 'shutdown');
+});
+
+test('HLT with interrupts enabled waits for an interrupt and resumes after the HLT', () => {
+  const r = runScenario(`
+main:
+  SET_GATE 0x50, handler, 0x8e
+  sti
+  hlt
+  cli
+  PRINTLN "woken"
+  ret
+handler:
+  PRINTLN "irq"
+  iretd
+`);
+  assert.equal(r.end, 'halt');
+  assert.equal(r.machine.cpu.flags & FLAG_IF, FLAG_IF);
+  r.machine.raiseInterrupt(0x50);
+  const r2 = r.machine.run();
+  assert.equal(r2.output, 'irq\nwoken\nDONE\n');
+  assert.deepEqual(r.machine.acknowledged, [0x50]);
+});
+
+test('a task gate, a TSS as a far target and IRET with NT end the run with a clear error', () => {
+  const gdt = `
+%macro TEST_GDT 0
+  SEGDESC 0, 0x67, 0x89, 0
+  dq 0
+%endmacro
+`;
+  const toTss = runScenario(gdt + 'main:\n  jmp 0x40:0\n');
+  assert.equal(toTss.end, 'error');
+  assert.match(toTss.reason!, /JMP to a TSS \(hardware task switching\) is not implemented/);
+  const gate = runScenario(gdt + 'main:\n  SET_CALL_GATE 0x48, 0, 0x40, 0x85, 0\n  call 0x48:0\n');
+  assert.equal(gate.end, 'error');
+  assert.match(gate.reason!, /CALL through a task gate/);
+  const nt = runScenario('main:\n  pushfd\n  or dword [esp], 0x4000\n  popfd\n  iretd\n');
+  assert.equal(nt.end, 'error');
+  assert.match(nt.reason!, /IRET with EFLAGS.NT set/);
+  const idt = runScenario('main:\n  mov byte [idt + 0x40 * 8 + 5], 0x85\n  int 0x40\n');
+  assert.equal(idt.end, 'error');
+  assert.match(idt.reason!, /task gate in the IDT/);
+});
+
+test('IRET to virtual-8086 mode is reported as not implemented', () => {
+  const r = runScenario(`
+main:
+  push dword 0
+  push dword 0
+  push dword 0
+  push dword 0
+  push dword 0
+  push dword 0x1000
+  push dword 0x20002
+  push dword 0
+  push dword 0
+  iretd
+`);
+  assert.equal(r.end, 'error');
+  assert.match(r.reason!, /virtual-8086/);
+});
+
+test('LAR, LSL, VERR, VERW, ARPL, SLDT, STR, LLDT, LTR are #UD in real mode', () => {
+  const encodings = [
+    [0x0f, 0x02, 0xc0], [0x0f, 0x03, 0xc0], [0x0f, 0x00, 0xe0], [0x0f, 0x00, 0xe8], [0x63, 0xc0],
+    [0x0f, 0x00, 0xc0], [0x0f, 0x00, 0xc8], [0x0f, 0x00, 0xd0], [0x0f, 0x00, 0xd8],
+  ];
+  for (const bytes of encodings) {
+    const m = new TestMachine(1 << 20);
+    m.ram.set(bytes, 0x7c00);
+    m.ram.set([0x00, 0x06, 0x00, 0x00], EXC_UD * 4);
+    m.ram[0x600] = 0xf4;
+    const cpu = m.cpu;
+    assert.equal(cpu.cr0 & CR0_PE, 0);
+    cpu.loadSegmentReal(CS, 0);
+    cpu.eip = 0x7c00;
+    cpu.r32[4] = 0x7000;
+    const exit = m.vcpu.run(10);
+    assert.equal(exit.kind, 'halt', `bytes ${bytes.map((b) => b.toString(16)).join(' ')}`);
+    assert.equal(cpu.eip, 0x601);
+    assert.equal(cpu.read16(0x7000 - 6), 0x7c00, 'the #UD frame points at the instruction');
+  }
+});
+
+test('RDTSC reads the injected clock plus the offset WRMSR sets; CR4.TSD makes it privileged', () => {
+  const r = runScenario(`
+main:
+  rdtsc
+  mov [SCRATCH], eax
+  mov [SCRATCH + 4], edx
+  mov ecx, 0x10
+  mov edx, 1
+  mov eax, 0x100
+  wrmsr
+  rdtsc
+  mov [SCRATCH + 8], eax
+  mov [SCRATCH + 12], edx
+  mov eax, cr4
+  or eax, 4
+  mov cr4, eax
+  rdtsc
+  ENTER_RING3 ring3
+  ret
+ring3:
+  USER_SEGMENTS
+  EXPECT_EXC .after
+  rdtsc
+.after:
+  int 0x31
+`);
+  assert.equal(r.end, 'exit', r.reason);
+  assert.equal(r.output, 'EXC 0d 0000\nDONE\n');
+  const cpu = r.machine.cpu;
+  const tsc = cpu.read32(0x60000) >>> 0;
+  assert.ok(tsc > 0 && tsc < 4 * r.machine.vcpu.instructionsRetired);
+  assert.equal(cpu.read32(0x60004), 0);
+  assert.equal(cpu.read32(0x6000c), 1);
+  const afterWrite = cpu.read32(0x60008) >>> 0;
+  assert.ok(afterWrite > 0x100 && afterWrite < 0x100 + 64, 'a few instructions after the write');
+});
+
+test('CPUID reports the documented model and only implemented features', () => {
+  assert.equal(Id.cpuid(0)[0], 2);
+  const [sig, , ecx, edx] = Id.cpuid(1);
+  assert.equal(sig, 0x652);
+  assert.equal(ecx, 0);
+  assert.equal(edx, Id.CPUID_FEATURES_EDX);
+  const required = Id.CPUID_FPU | Id.CPUID_TSC | Id.CPUID_CX8 | Id.CPUID_CMOV | Id.CPUID_FXSR | Id.CPUID_SEP | Id.CPUID_PGE | Id.CPUID_PSE;
+  assert.equal(edx & required, required);
+  const absent = Id.CPUID_VME | Id.CPUID_PAE | Id.CPUID_MCE | Id.CPUID_APIC | Id.CPUID_MTRR | Id.CPUID_MCA | Id.CPUID_PAT
+    | Id.CPUID_PSE36 | Id.CPUID_MMX | Id.CPUID_SSE | (1 << 28);
+  assert.equal(edx & absent, 0);
+  assert.deepEqual(Id.cpuid(7), Id.cpuid(2));
+  assert.deepEqual(Id.cpuid(0x90000000), Id.cpuid(2));
+});
+
+test('the opcode table: system rows build into the dispatcher without clashes and register operands take no ModRM', () => {
+  assert.doesNotThrow(() => buildDispatch(OPCODE_TABLE));
+  for (const e of SYSTEM_TABLE) {
+    if (e.mnemonic === 'ud2' || e.mnemonic.startsWith('fx')) continue;
+    assert.ok(e.system, `${e.mnemonic} is marked system`);
+  }
+  assert.equal(needsModrm({ opcode: 0x06, mnemonic: 'push', operands: 'ES', exec: () => {} }), false);
+  assert.equal(needsModrm({ opcode: 0xee, mnemonic: 'out', operands: 'DX,AL', exec: () => {} }), false);
+  assert.equal(needsModrm({ opcode: 0x8d, mnemonic: 'lea', operands: 'Gv,M', exec: () => {} }), true);
+  assert.equal(needsModrm({ opcode: 0x0f20, mnemonic: 'mov', operands: 'Rd,Cd', exec: () => {} }), true);
+});
