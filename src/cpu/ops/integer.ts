@@ -337,19 +337,16 @@ export function pusha(cpu: Cpu): void {
   cpu.setSp(cpu.getSp() - 8 * w);
 }
 
+/**
+ * POPA loads EDI, ESI, EBP, (skips ESP), EBX, EDX, ECX, EAX in that order. As on this
+ * CPU, a fault part-way leaves the registers already loaded changed (ESP is restored).
+ */
 export function popa(cpu: Cpu): void {
   if (cpu.o32) {
-    const v0 = cpu.peek32(28), v1 = cpu.peek32(24), v2 = cpu.peek32(20), v3 = cpu.peek32(16);
-    const v5 = cpu.peek32(8), v6 = cpu.peek32(4), v7 = cpu.peek32(0);
-    cpu.r32[0] = v0; cpu.r32[1] = v1; cpu.r32[2] = v2; cpu.r32[3] = v3;
-    cpu.r32[5] = v5; cpu.r32[6] = v6; cpu.r32[7] = v7;
+    for (let i = 0; i < 8; i++) if (i !== 3) cpu.r32[7 - i] = cpu.peek32(i * 4);
     cpu.setSp(cpu.getSp() + 32);
   } else {
-    const v0 = cpu.peek16(14), v1 = cpu.peek16(12), v2 = cpu.peek16(10), v3 = cpu.peek16(8);
-    const v5 = cpu.peek16(4), v6 = cpu.peek16(2), v7 = cpu.peek16(0);
-    const r = cpu.r16;
-    r[0] = v0; r[2] = v1; r[4] = v2; r[6] = v3;
-    r[10] = v5; r[12] = v6; r[14] = v7;
+    for (let i = 0; i < 8; i++) if (i !== 3) cpu.r16[(7 - i) << 1] = cpu.peek16(i * 2);
     cpu.setSp(cpu.getSp() + 16);
   }
 }

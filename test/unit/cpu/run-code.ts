@@ -45,6 +45,12 @@ export interface CodeRun {
   mode?: 16 | 32;
   /** Port reads return this (by port); port writes are recorded in `io`. */
   portIn?: (port: number, size: number) => number;
+  /** MMIO reads (physical addresses beyond RAM) return this; accesses are recorded in `mmio`. */
+  mmioIn?: (addr: number, size: number) => number;
+  /** Called after the machine is set up and before the code runs (extra mappings, segments...). */
+  setup?: (m: TestMachine) => void;
+  /** Instructions per run() call. */
+  slice?: number;
   maxSteps?: number;
 }
 
@@ -59,6 +65,7 @@ export interface CodeResult {
   /** CR2 after a page fault. */
   cr2: number;
   io: { port: number; size: number; isWrite: boolean; value: number }[];
+  mmio: { addr: number; size: number; isWrite: boolean; value: number }[];
   cpu: Cpu;
   steps: number;
 }
@@ -105,13 +112,20 @@ export class TestMachine {
     }
     this.dv.setUint32(TSS_BASE + 4, KSTACK_TOP, true);
     this.dv.setUint32(TSS_BASE + 8, SEL_KDATA, true);
+    this.dv.setUint16(TSS_BASE + 0x66, 0x68, true);
     this.dv.setUint32(PAGE_DIR, PAGE_TABLE | 7, true);
-    const map = (from: number, to: number, user: boolean) => {
-      for (let a = from; a < to; a += 0x1000) this.dv.setUint32(PAGE_TABLE + (a >>> 12) * 4, a | (user ? 7 : 3), true);
-    };
-    map(MEM_BASE, MEM_BASE + MEM_SIZE, true);
-    map(CODE_BASE, CODE_BASE + CODE_SIZE, true);
-    map(IDT_BASE, KSTACK_TOP, false);
+  }
+
+  private mapDefaults(): void {
+    this.ram.fill(0, PAGE_TABLE, PAGE_TABLE + 0x1000);
+    for (let a = MEM_BASE; a < MEM_BASE + MEM_SIZE; a += 0x1000) this.mapPage(a, a, true);
+    for (let a = CODE_BASE; a < CODE_BASE + CODE_SIZE; a += 0x1000) this.mapPage(a, a, true);
+    for (let a = IDT_BASE; a < KSTACK_TOP; a += 0x1000) this.mapPage(a, a, false);
+  }
+
+  /** Map linear page lin (below 4 MiB) to physical page phys; phys beyond RAM is MMIO. -1 unmaps. */
+  mapPage(lin: number, phys: number, user = true): void {
+    this.dv.setUint32(PAGE_TABLE + (lin >>> 12) * 4, phys < 0 ? 0 : (phys | (user ? 7 : 3)) >>> 0, true);
   }
 
   run(t: CodeRun): CodeResult {
@@ -124,6 +138,7 @@ export class TestMachine {
     this.ram[CODE_BASE + code.length] = 0xf4;
     for (const m of t.mem ?? []) this.ram.set(toBytes(m.bytes), m.addr);
 
+    this.mapDefaults();
     cpu.reset();
     cpu.gdtBase = GDT_BASE;
     cpu.gdtLimit = 0x37;
@@ -153,17 +168,25 @@ export class TestMachine {
     cpu.r32[4] = 0x9000;
     for (const [name, v] of Object.entries(t.regs ?? {})) cpu.r32[REGS.indexOf(name as RegName)] = v as number;
     cpu.setFlags(t.eflags ?? 2, -1);
+    t.setup?.(this);
+    cpu.flushTlb();
 
     const io: CodeResult['io'] = [];
+    const mmio: CodeResult['mmio'] = [];
     const maxSteps = t.maxSteps ?? 1000000;
     let steps = 0;
     for (;;) {
       if (steps++ > maxSteps) throw new Error('code did not finish');
-      const exit: VmExit = cpu.run(1000);
+      const exit: VmExit = cpu.run(t.slice ?? 1000);
       if (exit.kind === 'budget') continue;
       if (exit.kind === 'io') {
         io.push({ port: exit.port, size: exit.size, isWrite: exit.isWrite, value: exit.value });
         if (!exit.isWrite) exit.value = t.portIn ? t.portIn(exit.port, exit.size) : 0xffffffff;
+        continue;
+      }
+      if (exit.kind === 'mmio') {
+        if (!exit.isWrite) exit.value = t.mmioIn ? t.mmioIn(exit.addr, exit.size) : 0xffffffff;
+        mmio.push({ addr: exit.addr, size: exit.size, isWrite: exit.isWrite, value: exit.value });
         continue;
       }
       if (exit.kind !== 'halt') throw new Error(`unexpected exit ${JSON.stringify(exit)}`);
@@ -184,7 +207,7 @@ export class TestMachine {
         faultEip = -1;
       }
       if (vector !== 14) errorCode &= 0xffff;
-      return { regs, eflags, vector, faultEip, errorCode, cr2: cpu.cr2, io, cpu, steps };
+      return { regs, eflags, vector, faultEip, errorCode, cr2: cpu.cr2, io, mmio, cpu, steps };
     }
   }
 

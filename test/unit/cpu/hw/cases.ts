@@ -331,13 +331,32 @@ export function generateCases(seed = 1, perForm = 24): HwCase[] {
     add(`ud/${code}`, code, regsWith(r, { 3: DATA, 6: DATA }), flags(r), dataMem(r));
   }
 
+  // Edges: 16-bit addressing, faults before any change, the ENTER stack probe.
+  for (let i = 0; i < perForm; i++) {
+    const bx = DATA + r.int(32), si = r.int(16), bp = DATA + 0x40 + r.int(16), di = r.int(16);
+    const set = { 3: bx, 6: si, 5: bp, 7: di };
+    for (const code of ['66670fa307', '670fa307', '670fab07', '67004004', '6667d363fe', '67d363fe', '676b0007', '67f637', '670fbc00', '670fb007', '67c70100000000']) {
+      add(`a16/${code}`, code, regsWith(r, { ...set, 0: r.int(64) - 32, 1: r.int(40) }), flags(r), dataMem(r), DATA - 0x1000 + 0x60);
+    }
+  }
+  for (const [code, set] of [
+    ['66670fa307', { 0: 0x20, 3: 0xfffe }], ['670fa307', { 0: 0x7fff, 3: 0xfffc }], ['0f440500000300', {}], ['0f450500000300', {}],
+    ['60', { 4: 0x1010 }], ['6660', { 4: 0x1008 }], ['61', { 4: 0x20ff0 }], ['6661', { 4: 0x20ff8 }], ['c9', { 5: 0x20ffe }], ['66c9', { 5: 0x20fff }],
+    ['0fc70e', { 6: 0x20ffc }], ['0fc10e', { 6: 0x20ffe }], ['0fb10e', { 6: 0x20ffe, 0: 0 }], ['0fa40b00', { 3: 0x30000 }], ['0fa40b01', { 3: 0x20ffe }],
+    ['26d7', { 3: DATA }], ['36ad', { 6: DATA }], ['26a4', { 6: DATA, 7: DATA + 8 }], ['c8002000', { 4: 0x2000 }], ['c8fd0f00', { 4: 0x2000 }],
+    ['c8fc0f01', { 4: 0x2000 }], ['66c8ff0f00', { 4: 0x2000 }], ['c8f0ff00', { 4: 0x1800 }], ['c8000003', { 4: 0x1020, 5: 0x1010 }],
+    ['0fab0b', { 1: 0x7ffff000 * 8, 3: DATA }], ['d1630c', { 3: 0x20ff2 }], ['f72b', { 3: 0x20ffe }], ['6203', { 3: 0x20ffc }],
+  ] as [string, Record<number, number>][]) {
+    for (let k = 0; k < 3; k++) add(`edge/${code}`, code, regsWith(r, set), flags(r), 'pat:' + r.u32() + ':' + 0x2100, 0x2100);
+  }
+
   // Strings.
   const strOps = ['a4', 'a5', '66a5', 'a6', 'a7', '66a7', 'aa', 'ab', '66ab', 'ac', 'ad', '66ad', 'ae', 'af', '66af'];
   for (const op of strOps) {
     for (let i = 0; i < perForm; i++) {
       const rep = r.pick(['', 'f3', 'f2', 'f3', 'f2']);
       const a16 = r.int(4) === 0;
-      const seg = r.int(5) === 0 ? '3e' : '';
+      const seg = r.int(4) === 0 ? r.pick(['3e', '26', '36']) : '';
       const down = r.int(3) === 0;
       const count = r.pick([0, 1, 2, 3, 7, 16, 33, r.int(200), 0x10003]);
       const si = 0x3000 + r.int(0x100);
