@@ -1188,7 +1188,7 @@ export class Cpu implements FpuHost {
     const type = this.trAccess & 0x1f;
     if (type === SYS_TSS32_BUSY || type === SYS_TSS32_AVAIL) {
       const off = 4 + dpl * 8;
-      if (off + 5 > this.trLimit) throw new CpuFault(EXC_TS, (this.trSel & ~3) | extBit);
+      if (off + 7 > this.trLimit) throw new CpuFault(EXC_TS, (this.trSel & ~3) | extBit);
       return { esp: this.sysRead32((this.trBase + off) | 0), ss: this.sysRead16((this.trBase + off + 4) | 0) };
     }
     if (type === SYS_TSS16_BUSY || type === SYS_TSS16_AVAIL) {
@@ -1231,7 +1231,8 @@ export class Cpu implements FpuHost {
     if (vector === EXC_DF) code = 0;
     for (let attempt = 0; ; attempt++) {
       try {
-        this.interrupt(vector, false, code, false);
+        // EXT: a fault while delivering an exception is caused by an event external to the program (SDM Vol. 3A 6.13).
+        this.interrupt(vector, false, code, true);
         return null;
       } catch (e) {
         if (!(e instanceof CpuFault)) throw e;
@@ -1373,7 +1374,7 @@ export class Cpu implements FpuHost {
         this.instrEip = this.eip;
         this.instrEsp = this.r32[ESP];
         this.dr[6] |= 0x4000;
-        this.interrupt(EXC_DB, false, -1, false);
+        this.interrupt(EXC_DB, false, -1, true);
       }
     }
   }
