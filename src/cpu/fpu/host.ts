@@ -30,4 +30,9 @@ export interface FpuHost {
   readonly instrEip: number;
   readonly eaSelector: number;
   readonly eaOffset: number;
+  /** EFLAGS of the CPU: FCMOVcc reads CF/ZF/PF; FCOMI/FUCOMI(P) write ZF/PF/CF and clear OF/SF/AF. Optional for backward compatibility; the FPU raises an error if they are missing when needed. */
+  getFlags?(): number;
+  setFlags?(v: number): void;
+  /** Raises #GP(code) (FXSAVE/FXRSTOR: misaligned operand, reserved MXCSR bits). Optional; without it those checks are skipped. */
+  raiseGP?(code: number): never;
 }
