@@ -1077,9 +1077,7 @@ export class Cpu implements FpuHost {
       this.interruptReal(vector);
       return;
     }
-    if (this.flags & FLAG_VM) {
-      throw new UnimplementedError('interrupt in virtual-8086 mode is not implemented');
-    }
+    const vm86 = (this.flags & FLAG_VM) !== 0;
     const extBit = ext ? 1 : 0;
     const idtErr = (vector << 3) | 2 | extBit;
     if ((vector << 3) + 7 > this.idtLimit) throw new CpuFault(EXC_GP, idtErr);
@@ -1103,6 +1101,8 @@ export class Cpu implements FpuHost {
     const dpl = (acc >> 5) & 3;
     if (!(acc & DESC_S) || !(acc & DESC_CODE) || dpl > this.cpl) throw new CpuFault(EXC_GP, (selector & ~3) | extBit);
     if (!(acc & DESC_P)) throw new CpuFault(EXC_NP, (selector & ~3) | extBit);
+    // From virtual-8086 mode only a ring-0 non-conforming handler is allowed (SDM Vol. 3A 20.3.1.1).
+    if (vm86 && ((acc & DESC_DC) || dpl !== 0)) throw new CpuFault(EXC_GP, (selector & ~3) | extBit);
     const flagsNow = this.getFlags();
     const oldCs = this.segSel[CS];
     const oldEip = this.eip;
@@ -1124,7 +1124,8 @@ export class Cpu implements FpuHost {
       const ss32 = (sacc & DESC_DB) !== 0;
       const oldSs = this.segSel[SS];
       const oldEsp = this.r32[ESP];
-      const words = [oldSs, oldEsp, flagsNow, oldCs, oldEip];
+      const words = vm86 ? [this.segSel[GS], this.segSel[FS], this.segSel[DS], this.segSel[ES]] : [];
+      words.push(oldSs, oldEsp, flagsNow, oldCs, oldEip);
       if (hasError) words.push(errorCode);
       const w = is32 ? 4 : 2;
       let sp = newEsp;
@@ -1143,6 +1144,7 @@ export class Cpu implements FpuHost {
       if (ss32) this.r32[ESP] = sp;
       else this.r16[8] = sp;
       this.setCpl(dpl);
+      if (vm86) for (const s of [ES, DS, FS, GS]) this.setSegmentCache(s, 0, 0, 0, 0);
     } else {
       if (!(acc & DESC_DC) && dpl !== this.cpl) throw new CpuFault(EXC_GP, (selector & ~3) | extBit);
       const w = is32 ? 4 : 2;

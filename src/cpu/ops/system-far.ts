@@ -2,7 +2,7 @@
 import type { Cpu } from '../cpu.ts';
 import { CpuFault, UnimplementedError, descAccess, descBase, descLimit, segmentRangeOk } from '../cpu.ts';
 import {
-  CS, SS, ESP,
+  CS, SS, DS, ES, FS, GS, ESP,
   DESC_CODE, DESC_DB, DESC_DC, DESC_P, DESC_RW, DESC_S,
   EXC_GP, EXC_NP, EXC_SS, EXC_TS, EXC_BP, EXC_OF, EXC_DB,
   FLAG_AC, FLAG_ID, FLAG_IF, FLAG_IOPL, FLAG_NT, FLAG_RF, FLAG_TF, FLAG_VM, FLAGS_ARITH, FLAG_DF,
@@ -11,6 +11,9 @@ import {
 import {
   commitSegment, dplOf, gpFault, isConformingCode, isNullSelector, isVm86, nullInaccessibleDataSegments,
 } from './system-seg.ts';
+
+/** Every EFLAGS bit this CPU has: IRETD into virtual-8086 mode loads them all. */
+const FLAGS_VM86_IRET = FLAGS_ARITH | FLAG_TF | FLAG_IF | FLAG_DF | FLAG_IOPL | FLAG_NT | FLAG_RF | FLAG_VM | FLAG_AC | FLAG_ID;
 
 function iopl(cpu: Cpu): number {
   return (cpu.flags & FLAG_IOPL) >> 12;
@@ -271,7 +274,8 @@ export function iret(cpu: Cpu): void {
   const sel = peekV(cpu, width, width) & 0xffff;
   const flags = peekV(cpu, 2 * width, width);
   if (cpu.o32 && (flags & FLAG_VM) && cpu.cpl === 0) {
-    throw new UnimplementedError('IRET to virtual-8086 mode is not implemented');
+    iretToVm86(cpu, eip, sel, flags);
+    return;
   }
   const d = checkReturnCode(cpu, sel);
   const rpl = sel & 3;
@@ -293,6 +297,22 @@ export function iret(cpu: Cpu): void {
   cpu.setCpl(rpl);
   enterCode(cpu, sel, d.lo, d.hi, eip);
   enterOuter(cpu, rpl, ssSel, sd, cpu.o32 ? esp : esp & 0xffff);
+}
+
+/**
+ * IRETD at CPL 0 with VM set in the popped EFLAGS (SDM Vol. 2 IRET,
+ * RETURN-TO-VIRTUAL-8086-MODE): the frame goes on with ESP, SS, ES, DS, FS, GS.
+ */
+function iretToVm86(cpu: Cpu, eip: number, cs: number, flags: number): void {
+  const esp = cpu.peek32(12);
+  const segs = [SS, ES, DS, FS, GS].map((_, i) => cpu.peek32(16 + 4 * i) & 0xffff);
+  if (eip > 0xffff) throw new CpuFault(EXC_GP, 0);
+  cpu.setFlags(flags, FLAGS_VM86_IRET);
+  cpu.setCpl(3);
+  cpu.loadSegmentReal(CS, cs);
+  [SS, ES, DS, FS, GS].forEach((seg, i) => cpu.loadSegmentReal(seg, segs[i]));
+  cpu.r32[ESP] = esp;
+  cpu.eip = eip;
 }
 
 // ---- software interrupts

@@ -63,24 +63,6 @@ test('a task gate, a TSS as a far target and IRET with NT end the run with a cle
   assert.match(idt.reason!, /task gate in the IDT/);
 });
 
-test('IRET to virtual-8086 mode is reported as not implemented', () => {
-  const r = runScenario(`
-main:
-  push dword 0
-  push dword 0
-  push dword 0
-  push dword 0
-  push dword 0
-  push dword 0x1000
-  push dword 0x20002
-  push dword 0
-  push dword 0
-  iretd
-`);
-  assert.equal(r.end, 'error');
-  assert.match(r.reason!, /virtual-8086/);
-});
-
 test('LAR, LSL, VERR, VERW, ARPL, SLDT, STR, LLDT, LTR are #UD in real mode', () => {
   const encodings = [
     [0x0f, 0x02, 0xc0], [0x0f, 0x03, 0xc0], [0x0f, 0x00, 0xe0], [0x0f, 0x00, 0xe8], [0x63, 0xc0],

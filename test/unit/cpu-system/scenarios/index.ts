@@ -4,11 +4,12 @@ import { doubleFault, interruptGates, interruptShadow, tripleFault } from './int
 import { controlRegisters, cr0Checks, realModeRoundTrip } from './modes.ts';
 import { paging, tlbRetention } from './paging.ts';
 import { cpuidValues, descriptorInstructions, fxsaveChecks, msrsAndSysenter, qemuDivergences } from './system.ts';
+import { virtual8086 } from './vm86.ts';
 import { segmentLimits, segmentLoads } from './segments.ts';
 
 export const ALL_SCENARIOS: Scenario[] = [
   segmentLoads, segmentLimits, realModeRoundTrip, controlRegisters, cr0Checks,
   interruptGates, doubleFault, tripleFault, interruptShadow,
   farTransfers, invalidTss, paging, tlbRetention,
-  msrsAndSysenter, descriptorInstructions, fxsaveChecks, cpuidValues, qemuDivergences,
+  msrsAndSysenter, descriptorInstructions, fxsaveChecks, cpuidValues, qemuDivergences, virtual8086,
 ];
