@@ -290,19 +290,24 @@ function repStops(cpu: Cpu, a: number, b: number): boolean {
   return cpu.rep === 1 ? a !== b : a === b;
 }
 
+/**
+ * CMPS reads ES:(E)DI before the source, except REPE CMPSB, which reads the source
+ * first: the order this CPU shows when both operands fault.
+ */
 export function cmps(cpu: Cpu, w: number): void {
   const seg = srcSeg(cpu);
   const step = stepOf(cpu, w);
   if (cpu.rep === 0) {
     const si = getSi(cpu);
     const di = getDi(cpu);
-    const a = readAt(cpu, seg, si, w);
     const b = readAt(cpu, ES, di, w);
+    const a = readAt(cpu, seg, si, w);
     compare(cpu, a, b, w);
     setSi(cpu, si + step);
     setDi(cpu, di + step);
     return;
   }
+  const srcFirst = cpu.rep === 1 && w === 1;
   let count = getCount(cpu);
   let budget = budgetOf(cpu);
   while (count !== 0) {
@@ -311,12 +316,20 @@ export function cmps(cpu: Cpu, w: number): void {
     const di = getDi(cpu);
     let n = count < budget ? count : budget;
     if (n >= 2) {
-      n = fastRun(cpu, seg, si, w, step, n, false);
-      const src = fastPhys;
-      if (n) n = fastRun(cpu, ES, di, w, step, n, false);
+      let src = 0, dst = 0;
+      if (srcFirst) {
+        n = fastRun(cpu, seg, si, w, step, n, false);
+        src = fastPhys;
+        if (n) n = fastRun(cpu, ES, di, w, step, n, false);
+        dst = fastPhys;
+      } else {
+        n = fastRun(cpu, ES, di, w, step, n, false);
+        dst = fastPhys;
+        if (n) n = fastRun(cpu, seg, si, w, step, n, false);
+        src = fastPhys;
+      }
       if (n) {
         const m = cpu.mem8;
-        const dst = fastPhys;
         let i = 0;
         let a = 0, b = 0;
         do {
@@ -334,8 +347,14 @@ export function cmps(cpu: Cpu, w: number): void {
         continue;
       }
     }
-    const a = readAt(cpu, seg, si, w);
-    const b = readAt(cpu, ES, di, w);
+    let a: number, b: number;
+    if (srcFirst) {
+      a = readAt(cpu, seg, si, w);
+      b = readAt(cpu, ES, di, w);
+    } else {
+      b = readAt(cpu, ES, di, w);
+      a = readAt(cpu, seg, si, w);
+    }
     compare(cpu, a, b, w);
     setSi(cpu, si + step);
     setDi(cpu, di + step);

@@ -1,7 +1,8 @@
 // Records hw-integer.json: runs cases.ts on this machine's CPU through probe.c (dev tool).
 //   gcc -m32 -O1 -o /tmp/probe test/unit/cpu/hw/probe.c
 //   node --import tsx test/unit/cpu/hw/record.ts /tmp/probe [--check] [filter]
-// --check compares with the interpreter instead of writing the fixture.
+// --check compares with the interpreter instead of writing the fixture; --seed=N (with
+// --check) tries other random cases.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { caseMemory, FLAG_MASK, generateCases, memDigest, type HwCase, type HwResult } from './cases.ts';
@@ -11,7 +12,10 @@ import { TestMachine } from '../run-code.ts';
 const [probe, ...rest] = process.argv.slice(2);
 const check = rest.includes('--check');
 const filter = rest.find((a) => !a.startsWith('--'));
-const cases = generateCases(1).filter((c) => !filter || c.name.includes(filter));
+const seedArg = rest.find((a) => a.startsWith('--seed='));
+const seed = seedArg ? Number(seedArg.slice(7)) : 1;
+const cases = generateCases(seed).filter((c) => !filter || c.name.includes(filter));
+if (!check && seed !== 1) throw new Error('the fixture is recorded with seed 1; use --seed with --check');
 if (!check && filter) throw new Error('record all cases (no filter) when writing the fixture');
 
 function hexOf(b: Uint8Array): string {
