@@ -140,6 +140,20 @@ test('a fault mid-way through REP MOVSD leaves the completed elements committed'
   assert.equal(r.regs.edi, 0x3010);
 });
 
+test('a REP that runs past a segment limit faults at the first element outside it', () => {
+  // 16-bit code, 32-bit addressing (67): rep stosb with EDI 0xfff8 and a 64 KiB ES limit.
+  let r = runCode({ mode: 16, code: '67f3aa', regs: { eax: 0x5a, ecx: 0x20, edi: 0xfff8 } });
+  assert.equal(r.vector, 13);
+  assert.equal(r.errorCode, 0);
+  assert.equal(r.regs.ecx, 0x18);
+  assert.equal(r.regs.edi, 0x10000);
+  assert.deepEqual([...machine().bytes(0xfff8, 8)], new Array(8).fill(0x5a));
+  // The source in SS: #SS(0).
+  r = runCode({ mode: 16, code: '6736f3a4', regs: { ecx: 0x20, esi: 0xfffc, edi: 0x3000 } });
+  assert.equal(r.vector, 12);
+  assert.equal(r.regs.ecx, 0x1c);
+});
+
 test('string source honours a segment override; the destination stays in ES', () => {
   // mov esi,0x10; mov edi,0x3000; mov ecx,4; fs rep movsb, with FS based at 0x5000
   runCode({
