@@ -174,6 +174,8 @@ function decodeResults(buf: Buffer, start: number): { results: NativeResult[]; e
 /** The host side: runs batches of cases in one runner process per batch. */
 export class NativeRunner {
   lowMapped = false;
+  /** What the runner said when it last died on a case. */
+  lastDeath = '';
 
   constructor(readonly path: string, readonly opts: RunnerOptions = {}) {}
 
@@ -212,6 +214,7 @@ export class NativeRunner {
       out.push(...results);
       if (results.length >= rest.length) break;
       const dead = rest[results.length];
+      this.lastDeath = r.stderr.toString().trim() || `exit ${r.status ?? r.signal}`;
       out.push({
         id: dead.id, status: ST_DIED, signo: r.signal ? 0 : r.status ?? -1, trapno: -1, err: 0, cr2: 0, eip: 0, eflags: 0,
         regs: [0, 0, 0, 0, 0, 0, 0, 0], fpu: { cw: 0, sw: 0, tw: 0, st: [] }, fip: 0, fdp: 0, fop: 0, ns: 0, diffs: [],

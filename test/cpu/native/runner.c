@@ -68,12 +68,24 @@ __asm__(
     "  movl g_in+0, %eax\n"
     "  jmp *g_in+36\n");
 
+// Signal entry: the kernel leaves EFLAGS.AC as the case set it, and with CR0.AM
+// an unaligned access in the handler would then raise #AC itself.
+void on_signal_entry(int, siginfo_t *, void *);
+__asm__(
+    ".text\n"
+    ".globl on_signal_entry\n"
+    "on_signal_entry:\n"
+    "  pushfl\n"
+    "  andl $0xfffbffff, (%esp)\n"
+    "  popfl\n"
+    "  jmp on_signal\n");
+
 static void die(const char *msg) {
   write(2, msg, strlen(msg));
   _exit(3);
 }
 
-static void on_signal(int sig, siginfo_t *si, void *ctx) {
+void on_signal(int sig, siginfo_t *si, void *ctx) {
   (void)si;
   ucontext_t *uc = ctx;
   if (!g_in_case) {
@@ -278,7 +290,7 @@ int main(int argc, char **argv) {
   }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_signal;
+  sa.sa_sigaction = on_signal_entry;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
   static const int sigs[] = {SIGTRAP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGALRM, SIGSYS, SIGSTKFLT};
   for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
