@@ -23,12 +23,16 @@ import { loadLinux, BOOT_CS, BOOT_DS, type LinuxImages } from '../boot/linux.ts'
 import type { CpuState } from '../cpu/state.ts';
 import type { EngineName } from './config.ts';
 
-/**
- * Virtual nanoseconds per retired instruction: a nominal 100 MIPS CPU. Faster
- * than the interpreter really runs, so virtual time lags the host clock while the
- * guest computes and catches up whenever it idles; time never runs ahead of the host.
- */
-const NS_PER_INSTRUCTION = 10;
+/** Virtual nanoseconds per retired instruction at start, and always in deterministic runs (a 100 MIPS CPU). */
+const NOMINAL_NS_PER_INSTRUCTION = 10;
+/** In real-time runs the rate is re-fitted this often (host time) to keep virtual time on the host clock. */
+const RATE_PERIOD_NS = 10e6;
+/** A lag behind the host clock is worked off over about this long. */
+const CATCH_UP_NS = 200e6;
+/** Rate limits: one re-fit changes the rate by at most 25%, so consecutive TSC deltas in a calibration loop stay alike. */
+const RATE_STEP = 1.25;
+const MIN_NS_PER_INSTRUCTION = 0.5;
+const MAX_NS_PER_INSTRUCTION = 10_000;
 /** How far virtual time may run ahead of the host clock before the run loop waits. */
 const MAX_LEAD_NS = 20e6;
 /** Longest run() slice, in instructions, so timers and host input are served promptly. */
@@ -87,11 +91,16 @@ export class Machine {
   nextPciSlot = 1;
   stopReason: StopReason | undefined;
 
-  // Virtual time: vtime = syncNs + (retired - syncInstructions) * NS_PER_INSTRUCTION.
-  // It advances smoothly while the guest runs (so TSC/PIT calibration loops see
-  // steady time) and jumps forward to the host clock only while the CPU is halted.
+  // Virtual time: vtime = syncNs + (retired - syncInstructions) * nsPerInstruction.
+  // It advances smoothly with the guest's instructions, at a rate re-fitted to the
+  // host clock (so TSC/PIT calibration loops see steady time), and jumps forward
+  // only while the CPU is halted, never past a timer deadline (so no tick is lost).
   private syncNs = 0;
   private syncInstructions = 0;
+  private nsPerInstruction = NOMINAL_NS_PER_INSTRUCTION;
+  private rateHostNs = 0;
+  private rateInstructions = 0;
+  private rateHalted = false;
   private readonly hostStartNs: number;
   private wake: (() => void) | undefined;
   private trace: TraceSink | undefined;
@@ -106,7 +115,32 @@ export class Machine {
   /** Current virtual time in ns (also the TSC at 1 GHz). */
   nowNs(): number {
     const retired = this.vcpu ? this.vcpu.instructionsRetired : 0;
-    return this.syncNs + (retired - this.syncInstructions) * NS_PER_INSTRUCTION;
+    return this.syncNs + (retired - this.syncInstructions) * this.nsPerInstruction;
+  }
+
+  private setRate(nsPerInstruction: number): void {
+    this.syncNs = this.nowNs();
+    this.syncInstructions = this.vcpu.instructionsRetired;
+    this.nsPerInstruction = nsPerInstruction;
+  }
+
+  /** Re-fit the instruction rate so virtual time follows the host clock (real-time runs). */
+  private adaptRate(): void {
+    const host = this.hostElapsedNs();
+    const dt = host - this.rateHostNs;
+    if (dt < RATE_PERIOD_NS) return;
+    const retired = this.vcpu.instructionsRetired;
+    const n = retired - this.rateInstructions;
+    if (!this.rateHalted && n > 0) {
+      const actual = dt / n;
+      const lag = host - this.nowNs();
+      let target = actual * Math.min(4, Math.max(0.5, 1 + lag / CATCH_UP_NS));
+      target = Math.min(this.nsPerInstruction * RATE_STEP, Math.max(this.nsPerInstruction / RATE_STEP, target));
+      this.setRate(Math.min(MAX_NS_PER_INSTRUCTION, Math.max(MIN_NS_PER_INSTRUCTION, target)));
+    }
+    this.rateHostNs = host;
+    this.rateInstructions = retired;
+    this.rateHalted = false;
   }
 
   private hostElapsedNs(): number {
@@ -170,31 +204,48 @@ export class Machine {
     const deadline = this.scheduler.nextDeadlineNs();
     const now = this.nowNs();
     let budget = MAX_SLICE;
-    if (deadline !== Infinity) budget = Math.max(1, Math.min(MAX_SLICE, Math.ceil((deadline - now) / NS_PER_INSTRUCTION)));
+    if (deadline !== Infinity) budget = Math.max(1, Math.min(MAX_SLICE, Math.ceil((deadline - now) / this.nsPerInstruction)));
     if (this.trace) budget = this.traceStep(budget);
     const exit = this.vcpu.run(budget);
-    if (exit.kind === 'halt') {
-      if (this.host.realtime) this.jumpTo(this.hostElapsedNs());
-      this.syncTime();
-      if (this.pic.hasInterrupt()) return 0;
-      const next = this.scheduler.nextDeadlineNs();
-      if (next === Infinity) return Infinity;
-      if (!this.host.realtime) {
-        this.jumpTo(next);
-        this.syncTime();
-        return 0;
-      }
-      return Math.max(0, next - this.nowNs());
-    }
+    if (exit.kind === 'halt') return this.idle();
     this.handleExit(exit);
-    if (exit.kind === 'budget') {
-      this.syncTime();
-      if (this.host.realtime) {
-        const lead = this.nowNs() - this.hostElapsedNs();
-        if (lead > MAX_LEAD_NS) return lead;
+    if (exit.kind === 'budget') this.syncTime();
+    if (this.host.realtime) {
+      this.adaptRate();
+      const lead = this.nowNs() - this.hostElapsedNs();
+      if (lead > MAX_LEAD_NS) {
+        // The wait is not guest work: keep it out of the next rate fit.
+        this.rateHalted = true;
+        return lead;
       }
     }
     return 0;
+  }
+
+  /**
+   * The CPU is halted: let time pass up to the next timer deadline. Returns the
+   * host ns to sleep (0: run again now; Infinity: until host input).
+   */
+  private idle(): number {
+    this.syncTime();
+    if (this.pic.hasInterrupt()) return 0;
+    const next = this.scheduler.nextDeadlineNs();
+    if (!this.host.realtime) {
+      if (next === Infinity) return Infinity;
+      this.jumpTo(next);
+      this.syncTime();
+      return 0;
+    }
+    this.rateHalted = true;
+    const host = this.hostElapsedNs();
+    if (next <= host) {
+      // Behind the host clock: deliver the deadlines one by one without sleeping.
+      this.jumpTo(next);
+      this.syncTime();
+      return 0;
+    }
+    this.jumpTo(host);
+    return next === Infinity ? Infinity : next - host;
   }
 
   /** Run until the guest stops (power-off, reset, debug exit, error) or stop() is called. */
