@@ -2,7 +2,7 @@
 // Vol. 2 instruction pages for the special-operand tables).
 
 import {
-  BIAS, FLAG_DE, FLAG_IE, FLAG_ZE, INDEFINITE, INF, Kind, NEG_INF, NEG_ZERO, RC_DOWN, ZERO, big, classify, f80,
+  BIAS, FLAG_DE, FLAG_IE, FLAG_ZE, INDEFINITE, INF, Kind, NEG_INF, NEG_ZERO, RC_DOWN, ZERO, big, bitLength, classify, f80, pow2,
   fromInt, isNaNKind, packF80, quiet, roundToF80, roundToInteger, signOf, unpack,
 } from './float80.ts';
 import type { F80, FpCtx } from './float80.ts';
@@ -12,6 +12,9 @@ export const CMP_GT = 0;
 export const CMP_LT = 1;
 export const CMP_EQ = 2;
 export const CMP_UNORDERED = 3;
+
+const POW2_66 = 1n << 66n;
+const POW2_127 = 1n << 127n;
 
 function zeroOf(sign: number): F80 {
   return sign ? NEG_ZERO : ZERO;
@@ -110,6 +113,7 @@ export function add(ctx: FpCtx, a: F80, b: F80, subtract: boolean, p: number, aD
   let sign = signA;
   if (signA === signB) {
     mag = ma + mb;
+    if (d <= 70) return roundToF80(ctx, sign, mag, q, false, p, mag >= pow2(64 + d) ? 65 + d : 64 + d);
   } else {
     mag = ma - mb;
     if (mag < 0n) {
@@ -137,7 +141,8 @@ export function mul(ctx: FpCtx, a: F80, b: F80, p: number, aDen = false, bDen = 
   if (ka === Kind.Zero || kb === Kind.Zero) return zeroOf(sign);
   const ua = unpack(a);
   const ub = unpack(b);
-  return roundToF80(ctx, sign, ua.sig * ub.sig, ua.e + ub.e - 126, false, p);
+  const prod = ua.sig * ub.sig;
+  return roundToF80(ctx, sign, prod, ua.e + ub.e - 126, false, p, prod >= POW2_127 ? 128 : 127);
 }
 
 export function div(ctx: FpCtx, a: F80, b: F80, p: number, aDen = false, bDen = false): F80 {
@@ -166,15 +171,15 @@ export function div(ctx: FpCtx, a: F80, b: F80, p: number, aDen = false, bDen = 
   const ub = unpack(b);
   const num = ua.sig << 66n;
   const quo = num / ub.sig;
-  return roundToF80(ctx, sign, quo, ua.e - ub.e - 66, quo * ub.sig !== num, p);
+  return roundToF80(ctx, sign, quo, ua.e - ub.e - 66, quo * ub.sig !== num, p, quo >= POW2_66 ? 67 : 66);
 }
 
 /** Integer square root (floor) of a non-negative BigInt. */
 export function isqrt(x: bigint): bigint {
   if (x < 2n) return x;
+  // The double estimate is good to 53 bits, so one Newton step suffices for the roots of up to ~200-bit x used here.
   let y = BigInt(Math.floor(Math.sqrt(Number(x))));
   if (y === 0n) y = 1n;
-  y = (y + x / y) >> 1n;
   y = (y + x / y) >> 1n;
   while (y * y > x) y--;
   while ((y + 1n) * (y + 1n) <= x) y++;
@@ -241,7 +246,8 @@ export function roundInt(ctx: FpCtx, a: F80): F80 {
   const u = unpack(a);
   if (u.e >= 63) return a;
   const n = roundToInteger(ctx, a);
-  return packF80({ sign: u.sign, inf: false, kept: n < 0n ? -n : n, lsb: 0 });
+  const kept = n < 0n ? -n : n;
+  return packF80({ sign: u.sign, inf: false, kept, lsb: 0, e: bitLength(kept) - 1 });
 }
 
 /** FSCALE: a * 2^trunc(b). */

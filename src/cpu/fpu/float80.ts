@@ -132,12 +132,13 @@ export function bitLength(x: bigint): number {
   return e + 1;
 }
 
-/** A finite rounded value kept * 2^lsb, or an infinity. */
+/** A finite rounded value kept * 2^lsb whose leading bit has exponent e, or an infinity. */
 export interface Rounded {
   sign: number;
   inf: boolean;
   kept: bigint;
   lsb: number;
+  e: number;
 }
 
 let rKept = 0n;
@@ -145,8 +146,11 @@ let rLsb = 0;
 let rInexact = false;
 let rUp = false;
 
-/** Rounds mag * 2^q (plus a nonzero fraction below 2^q when sticky) at bit position lsb. Callers keep at least two bits below lsb. */
-function roundAt(mag: bigint, q: number, sticky: boolean, lsb: number, p: number, sign: number, rc: number): void {
+/**
+ * Rounds mag * 2^q (plus a nonzero fraction below 2^q when sticky) at bit position lsb; n is bitLength(mag). Callers
+ * keep at least two bits below lsb. A result that carries into bit p is renormalized (lsb + 1).
+ */
+function roundAt(mag: bigint, n: number, q: number, sticky: boolean, lsb: number, p: number, sign: number, rc: number): void {
   const shift = lsb - q;
   let kept: bigint;
   let above = false;
@@ -155,20 +159,16 @@ function roundAt(mag: bigint, q: number, sticky: boolean, lsb: number, p: number
   if (shift <= 0) {
     kept = mag << big(-shift);
     inexact = sticky;
+  } else if (shift > n) {
+    kept = 0n;
+    inexact = mag !== 0n || sticky;
   } else {
-    const n = bitLength(mag);
-    if (shift > n) {
-      kept = 0n;
-      inexact = mag !== 0n || sticky;
-    } else {
-      const sh = big(shift);
-      kept = mag >> sh;
-      const rem = mag & lowMask(shift);
-      const half = POW2[shift - 1] ?? 1n << big(shift - 1);
-      inexact = rem !== 0n || sticky;
-      if (rem > half || (rem === half && sticky)) above = true;
-      else if (rem === half) tie = true;
-    }
+    kept = mag >> big(shift);
+    const rem = mag & lowMask(shift);
+    const half = POW2[shift - 1] ?? 1n << big(shift - 1);
+    inexact = rem !== 0n || sticky;
+    if (rem > half || (rem === half && sticky)) above = true;
+    else if (rem === half) tie = true;
   }
   let up = false;
   if (inexact) {
@@ -201,64 +201,74 @@ function roundAt(mag: bigint, q: number, sticky: boolean, lsb: number, p: number
  * Rounds (-1)^sign * mag * 2^q (+ sticky fraction) to precision p with normal exponents [emin, emax], detecting
  * tininess after rounding as x87 hardware does. biasAdjust is EXP_BIAS_ADJUST for register destinations; for memory
  * destinations it is 0 and null is returned when an unmasked overflow or underflow suppresses the store.
+ * n is bitLength(mag) when the caller knows it.
  */
 export function roundPack(
   ctx: FpCtx, sign: number, mag: bigint, q: number, sticky: boolean,
-  p: number, emin: number, emax: number, biasAdjust: number,
+  p: number, emin: number, emax: number, biasAdjust: number, n = -1,
 ): Rounded | null {
-  if (mag === 0n && !sticky) return { sign, inf: false, kept: 0n, lsb: 0 };
   if (mag === 0n) {
+    if (!sticky) return { sign, inf: false, kept: 0n, lsb: 0, e: 0 };
     mag = 1n;
     q -= 2;
+    n = 1;
   }
-  const e = q + bitLength(mag) - 1;
+  if (n < 0) n = bitLength(mag);
+  const e = q + n - 1;
   let tiny = false;
   if (e < emin) {
     tiny = true;
     if (e === emin - 1) {
-      roundAt(mag, q, sticky, e - p + 1, p, sign, ctx.rc);
-      if (rLsb + bitLength(rKept) - 1 >= emin) tiny = false;
+      roundAt(mag, n, q, sticky, e - p + 1, p, sign, ctx.rc);
+      if (rLsb + p - 1 >= emin) tiny = false;
     }
   }
   if (tiny && !(ctx.masks & FLAG_UE)) {
     ctx.flags |= FLAG_UE;
     if (biasAdjust === 0) return null;
     if (e + biasAdjust >= emin) {
-      roundAt(mag, q, sticky, e - p + 1, p, sign, ctx.rc);
+      roundAt(mag, n, q, sticky, e - p + 1, p, sign, ctx.rc);
       if (rInexact) ctx.flags |= FLAG_PE;
       ctx.roundedUp = rUp;
-      return { sign, inf: false, kept: rKept, lsb: rLsb + biasAdjust };
+      return { sign, inf: false, kept: rKept, lsb: rLsb + biasAdjust, e: rLsb + p - 1 + biasAdjust };
     }
     // Too small even for the adjusted exponent (FSCALE): delivered like the masked response.
   }
-  roundAt(mag, q, sticky, Math.max(e, emin) - p + 1, p, sign, ctx.rc);
-  if (rKept !== 0n && rLsb + bitLength(rKept) - 1 > emax) {
+  let eR: number;
+  if (e >= emin) {
+    roundAt(mag, n, q, sticky, e - p + 1, p, sign, ctx.rc);
+    eR = rLsb + p - 1;
+  } else {
+    roundAt(mag, n, q, sticky, emin - p + 1, p, sign, ctx.rc);
+    eR = rKept === 0n ? emin : rLsb + bitLength(rKept) - 1;
+  }
+  if (eR > emax) {
     ctx.flags |= FLAG_OE;
-    if (!(ctx.masks & FLAG_OE) && (biasAdjust === 0 || rLsb + bitLength(rKept) - 1 - biasAdjust <= emax)) {
+    if (!(ctx.masks & FLAG_OE) && (biasAdjust === 0 || eR - biasAdjust <= emax)) {
       if (biasAdjust === 0) return null;
       if (rInexact) ctx.flags |= FLAG_PE;
       ctx.roundedUp = rUp;
-      return { sign, inf: false, kept: rKept, lsb: rLsb - biasAdjust };
+      return { sign, inf: false, kept: rKept, lsb: rLsb - biasAdjust, e: eR - biasAdjust };
     }
     ctx.flags |= FLAG_PE;
     const rc = ctx.rc;
     const toInf = rc === RC_NEAREST || (rc === RC_UP && sign === 0) || (rc === RC_DOWN && sign === 1);
     ctx.roundedUp = toInf;
-    if (toInf) return { sign, inf: true, kept: 0n, lsb: 0 };
-    return { sign, inf: false, kept: lowMask(p), lsb: emax - p + 1 };
+    if (toInf) return { sign, inf: true, kept: 0n, lsb: 0, e: 0 };
+    return { sign, inf: false, kept: lowMask(p), lsb: emax - p + 1, e: emax };
   }
   if (rInexact) {
     ctx.flags |= FLAG_PE;
     if (tiny) ctx.flags |= FLAG_UE;
   }
   ctx.roundedUp = rUp;
-  return { sign, inf: false, kept: rKept, lsb: rLsb };
+  return { sign, inf: false, kept: rKept, lsb: rLsb, e: eR };
 }
 
 export function packF80(r: Rounded): F80 {
   if (r.inf) return r.sign ? NEG_INF : INF;
   if (r.kept === 0n) return r.sign ? NEG_ZERO : ZERO;
-  const e = r.lsb + bitLength(r.kept) - 1;
+  const e = r.e;
   if (e < EMIN) {
     // Denormal: integer bit clear, exponent field 0 (value = sig * 2^(EMIN - 63)).
     const sh = r.lsb - (EMIN - 63);
@@ -270,8 +280,8 @@ export function packF80(r: Rounded): F80 {
 }
 
 /** Rounds an exact value to a register result with precision p (64, or 53/24 under precision control). */
-export function roundToF80(ctx: FpCtx, sign: number, mag: bigint, q: number, sticky: boolean, p: number): F80 {
-  return packF80(roundPack(ctx, sign, mag, q, sticky, p, EMIN, EMAX, EXP_BIAS_ADJUST)!);
+export function roundToF80(ctx: FpCtx, sign: number, mag: bigint, q: number, sticky: boolean, p: number, n = -1): F80 {
+  return packF80(roundPack(ctx, sign, mag, q, sticky, p, EMIN, EMAX, EXP_BIAS_ADJUST, n)!);
 }
 
 /** A finite nonzero value as sig * 2^(e - 63) with sig normalized (bit 63 set). */
@@ -311,13 +321,16 @@ export function fromF32(ctx: FpCtx, bits: number): F80 {
     const n = 32 - Math.clz32(frac);
     return f80(sign, -126 - (24 - n) + BIAS, BigInt(frac) << big(64 - n));
   }
-  return f80(sign, exp - 127 + BIAS, SIG_INT_BIT | (BigInt(frac) << 40n));
+  return f80(sign, exp - 127 + BIAS, BigInt(frac | 0x800000) << 40n);
 }
 
 export function fromF64(ctx: FpCtx, lo: number, hi: number): F80 {
   const sign = hi >>> 31;
   const exp = (hi >>> 20) & 0x7ff;
   const fracHi = hi & 0xfffff;
+  if (exp !== 0 && exp !== 0x7ff) {
+    return f80(sign, exp - 1023 + BIAS, BigInt((fracHi | 0x100000) * 4294967296 + (lo >>> 0)) << 11n);
+  }
   const frac = (BigInt(fracHi) << 32n) | BigInt(lo >>> 0);
   if (exp === 0x7ff) {
     if (frac === 0n) return sign ? NEG_INF : INF;
@@ -383,19 +396,98 @@ function toBinary(ctx: FpCtx, v: F80, p: number, emin: number, emax: number, exp
   if (r === null) return null;
   if (r.inf) return signBit | expAllOnes;
   if (r.kept === 0n) return signBit;
-  const e = r.lsb + bitLength(r.kept) - 1;
+  const e = r.e;
   if (e < emin) return signBit | (r.kept << big(r.lsb - (emin - fracBits)));
   const frac = (r.kept << big(r.lsb - (e - fracBits))) & lowMask(fracBits);
   return signBit | (big(e - emin + 1) << big(fracBits)) | frac;
 }
 
 export function toF32(ctx: FpCtx, v: F80): number | null {
+  const e = (v.se & 0x7fff) - BIAS;
+  if (e >= -126 && e <= 127 && v.sig >= SIG_INT_BIT) {
+    // Fast path: a normal result; only a carry out of the top exponent takes the general path.
+    const sig = v.sig;
+    const hi32 = Number(sig >> 32n);
+    let mant = hi32 >>> 8;
+    const rem = hi32 & 0xff;
+    const sticky = (sig & 0xffffffffn) !== 0n;
+    let eOut = e;
+    let up = false;
+    const inexact = rem !== 0 || sticky;
+    if (inexact) {
+      up = roundsUp(ctx.rc, v.se >>> 15, rem > 0x80 || (rem === 0x80 && sticky), rem === 0x80 && !sticky, mant);
+      if (up && ++mant === 0x1000000) {
+        mant = 0x800000;
+        eOut++;
+      }
+    }
+    if (eOut <= 127) {
+      if (inexact) ctx.flags |= FLAG_PE;
+      ctx.roundedUp = up;
+      return ((v.se >>> 15) << 31) | ((eOut + 127) << 23) | (mant & 0x7fffff);
+    }
+  }
   const r = toBinary(ctx, v, 24, -126, 127, 8);
   return r === null ? null : Number(r) | 0;
 }
 
+function roundsUp(rc: number, sign: number, above: boolean, tie: boolean, kept: number): boolean {
+  switch (rc) {
+    case RC_NEAREST:
+      return above || (tie && (kept & 1) === 1);
+    case RC_DOWN:
+      return sign === 1;
+    case RC_UP:
+      return sign === 0;
+    default:
+      return false;
+  }
+}
+
+/** The result of toF64Words: the low and high 32-bit words of the binary64 encoding. */
+export const f64Words = { lo: 0, hi: 0 };
+
+/** FST m64: the encoding in f64Words, or false when an unmasked exception suppresses the store. */
+export function toF64Words(ctx: FpCtx, v: F80): boolean {
+  const e = (v.se & 0x7fff) - BIAS;
+  if (e >= -1022 && e <= 1023 && v.sig >= SIG_INT_BIT) {
+    const sig = v.sig;
+    const hi32 = Number(sig >> 32n);
+    const lo32 = Number(sig & 0xffffffffn);
+    // The 53-bit significand: all of hi32 and the top 21 bits of lo32 (exact in a double).
+    let mant = hi32 * 2097152 + (lo32 >>> 11);
+    const rem = lo32 & 0x7ff;
+    let eOut = e;
+    let up = false;
+    if (rem !== 0) {
+      up = roundsUp(ctx.rc, v.se >>> 15, rem > 0x400, rem === 0x400, mant % 2);
+      if (up && ++mant === 9007199254740992) {
+        mant = 4503599627370496;
+        eOut++;
+      }
+    }
+    if (eOut <= 1023) {
+      if (rem !== 0) ctx.flags |= FLAG_PE;
+      ctx.roundedUp = up;
+      f64Words.hi = ((v.se >>> 15) << 31) | ((eOut + 1023) << 20) | (Math.floor(mant / 4294967296) & 0xfffff);
+      f64Words.lo = mant >>> 0;
+      return true;
+    }
+  }
+  const bits = toBinary(ctx, v, 53, -1022, 1023, 11);
+  if (bits === null) return false;
+  f64Words.lo = Number(bits & 0xffffffffn) | 0;
+  f64Words.hi = Number(bits >> 32n) | 0;
+  return true;
+}
+
 export function toF64(ctx: FpCtx, v: F80): bigint | null {
-  return toBinary(ctx, v, 53, -1022, 1023, 11);
+  if (!toF64Words(ctx, v)) return null;
+  return (BigInt(f64Words.hi >>> 0) << 32n) | BigInt(f64Words.lo >>> 0);
+}
+
+export function pow2(n: number): bigint {
+  return POW2[n] ?? 1n << BigInt(n);
 }
 
 /** Rounds a finite value to an integer per ctx.rc (exact BigInt), reporting PE and C1. */
@@ -404,7 +496,7 @@ export function roundToInteger(ctx: FpCtx, v: F80): bigint {
   const u = unpack(v);
   const q = u.e - 63;
   if (q >= 0) return u.sign ? -(u.sig << big(q)) : u.sig << big(q);
-  roundAt(u.sig, q, false, 0, 0, u.sign, ctx.rc);
+  roundAt(u.sig, 64, q, false, 0, 0, u.sign, ctx.rc);
   if (rInexact) ctx.flags |= FLAG_PE;
   ctx.roundedUp = rUp;
   return u.sign ? -rKept : rKept;

@@ -6,7 +6,7 @@ import {
 } from './arith.ts';
 import {
   BCD_INDEFINITE, FLAG_DE, FLAG_IE, FLAG_SF, FLAG_ZE, INDEFINITE, Kind, ZERO, classify, f80FromWords,
-  fromBcd, fromF32, fromF64, fromInt, fromInt32, quiet, signOf, toBcd, toF32, toF64, toInt, withSign,
+  f64Words, fromBcd, fromF32, fromF64, fromInt, fromInt32, quiet, signOf, toBcd, toF32, toF64Words, toInt, withSign,
 } from './float80.ts';
 import type { F80, FpCtx } from './float80.ts';
 import type { FpuHost } from './host.ts';
@@ -710,14 +710,13 @@ export class X87 {
       }
       h.write32(lin, bits);
     } else {
-      const bits = toF64(ctx, value);
-      if (bits === null) {
+      if (!toF64Words(ctx, value)) {
         this.finish(false);
         return;
       }
       h.checkWrite(lin, 8);
-      h.write32(lin, Number(bits & 0xffffffffn) | 0);
-      h.write32(lin + 4, Number(bits >> 32n) | 0);
+      h.write32(lin, f64Words.lo);
+      h.write32(lin + 4, f64Words.hi);
     }
     if (pop) this.pop();
     this.finish(ctx.roundedUp);

@@ -19,7 +19,8 @@ export class FakeHost implements FpuHost {
   nextEa = 0;
   /** Linear addresses at or above this fault on write (to test all-or-nothing stores). */
   writeLimit = Infinity;
-  readonly eaCalls: Array<{ len: number; isWrite: boolean }> = [];
+  /** The last ea() request. */
+  lastEa: { len: number; isWrite: boolean } | null = null;
 
   constructor(readonly base = 0x10000, size = 0x1000) {
     this.mem = new Uint8Array(size);
@@ -27,7 +28,7 @@ export class FakeHost implements FpuHost {
   }
 
   ea(lenBytes: number, isWrite: boolean): number {
-    this.eaCalls.push({ len: lenBytes, isWrite });
+    this.lastEa = { len: lenBytes, isWrite };
     this.eaOffset = this.nextEa;
     return this.nextEa;
   }
