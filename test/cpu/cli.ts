@@ -2,14 +2,12 @@
 //   node --import tsx test/cpu/cli.ts [--seed N] [--cases N | --long] [--filter RE] [--case KEY:INDEX]
 //                                     [--all-repros] [--no-shrink] [--list]
 import { OPCODE_TABLE } from '../../src/cpu/table/index.ts';
-import { DEFAULT_SEED, generateCase, generateSuite, rowKey } from './generate.ts';
+import { CI_CASES_PER_ROW, DEFAULT_SEED, LONG_CASES_PER_ROW, generateCase, generateSuite, rowKey } from './generate.ts';
 import type { GenCase } from './generate.ts';
 import { makeHarness, reproducer, runCases, shrink, summarize } from './harness.ts';
 import { KNOWN_FAILING } from './known-failures.ts';
 import { buildRunner } from './native.ts';
 
-export const CI_CASES_PER_ROW = 48;
-export const LONG_CASES_PER_ROW = 1000;
 
 interface Args {
   seed: number;

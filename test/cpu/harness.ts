@@ -11,8 +11,8 @@ import { InterpMachine } from './run-interp.ts';
 import type { InterpResult } from './run-interp.ts';
 
 /** Instructions the interpreter may run per case before it counts as a timeout (the runner's wall-clock limit). */
-export const INTERP_BUDGET = 2_000_000;
-export const NATIVE_TIMEOUT_MS = 250;
+export const INTERP_BUDGET = 500_000;
+export const NATIVE_TIMEOUT_MS = 150;
 
 const REG_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
 const HAS_ERROR = new Set([8, 10, 11, 12, 13, 14, 17]);
@@ -217,7 +217,8 @@ export function runCases(h: Harness, cases: GenCase[], onProgress?: (done: numbe
 
 /** Simpler variants of a failing case (one register zeroed, plain flags, zero memory) that still fail, merged. */
 export function shrink(h: Harness, r: CaseReport): CaseReport {
-  const fields = new Set(r.diffs.map((d) => d.field.replace(/\[.*$/, '')));
+  const fieldsOf = (x: CaseReport) => [...new Set(x.diffs.map((d) => d.field.replace(/\[.*$/, '')))].sort().join(',');
+  const fields = fieldsOf(r);
   const variants: GenCase[] = [];
   const c = r.c;
   const usedRegs = new Set<number>();
@@ -229,7 +230,9 @@ export function shrink(h: Harness, r: CaseReport): CaseReport {
   if ((c.eflags & 0xfff) !== 0x202) variants.push({ ...c, eflags: (c.eflags & ~0x8d5) | 0x202 });
   if (c.memSeed !== 0) variants.push({ ...c, memSeed: 0 });
   if (variants.length === 0) return r;
-  const still = (x: CaseReport) => x.diffs.length > 0 && x.diffs.some((d) => fields.has(d.field.replace(/\[.*$/, '')));
+  const still = (x: CaseReport) =>
+    fieldsOf(x) === fields && x.native.kind === r.native.kind && x.native.vector === r.native.vector &&
+    x.interp.kind === r.interp.kind && x.interp.vector === r.interp.vector && x.native.cr2 === r.native.cr2;
   const round1 = runCases(h, variants).filter(still);
   if (round1.length === 0) return r;
   const merged: GenCase = { ...c, regs: c.regs.slice() };
@@ -256,21 +259,21 @@ export function disassemble(code: Uint8Array): string {
       return '';
     }
     objdumpOk = true;
-    return r.stdout.split('\n').filter((l) => /^\s+[0-9a-f]+:\t/.test(l)).map((l) => {
+    return r.stdout.split('\n').filter((l) => /^\s*[0-9a-f]+:\t/.test(l)).map((l) => {
       const parts = l.split('\t');
-      return `${parts[0].trim()} ${(parts[2] ?? '(bad)').trim()}`;
-    }).join('; ');
+      return (parts[2] ?? '(bad)').trim().replace(/\s+/g, ' ');
+    }).filter((t, k, all) => !(t === '(bad)' && k === all.length - 1)).join('; ');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function stateText(o: Outcome): string {
+function stateText(o: Outcome, withFpu: boolean): string {
   const lines: string[] = [];
   const head = o.kind === 'exception' ? `vector ${o.vector}${o.message ? ` (${o.message})` : ''}${HAS_ERROR.has(o.vector) ? ` err ${hex(o.err, 4)}` : ''}${o.vector === 14 ? ` cr2 ${hex(o.cr2)}` : ''}` : `${o.kind}${o.message ? ': ' + o.message.split('\n')[0] : ''}`;
   lines.push(`${head}  eip=${hex(o.eip)} eflags=${hex(o.eflags)}`);
   lines.push(o.regs.map((v, k) => `${REG_NAMES[k]}=${hex(v)}`).join(' '));
-  if (o.fpu && o.fpu.st.length) lines.push(`fpu cw=${hex(o.fpu.cw, 4)} sw=${hex(o.fpu.sw, 4)} tw=${hex(o.fpu.tw, 4)} ` +
+  if (withFpu && o.fpu && o.fpu.st.length) lines.push(`fpu cw=${hex(o.fpu.cw, 4)} sw=${hex(o.fpu.sw, 4)} tw=${hex(o.fpu.tw, 4)} ` +
     o.fpu.st.map((s, k) => (stEmpty(o.fpu!, k) ? '' : `st${k}=${f80Text(s)}`)).filter(Boolean).join(' '));
   return lines.join('\n      ');
 }
@@ -289,8 +292,8 @@ export function reproducer(r: CaseReport, seed: number): string {
     `    bytes: ${bytes}${dis ? `   (${dis})` : ''}`,
     `    in:   ${c.regs.map((v, k) => `${REG_NAMES[k]}=${hex(v)}`).join(' ')} eflags=${hex(c.eflags)} memseed=${hex(c.memSeed)}`,
     ...(patches ? [`          mem: ${patches}`] : []),
-    `    host: ${stateText(r.native)}`,
-    `    ours: ${stateText(r.interp)}`,
+    `    host: ${stateText(r.native, c.cmp.fpu !== 'off')}`,
+    `    ours: ${stateText(r.interp, c.cmp.fpu !== 'off')}`,
     `    differs: ${r.diffs.map((d) => `${d.field} (host ${d.native}, ours ${d.interp})`).join('; ')}`,
     `    rerun: ${rerunCommand(c, seed)}`,
   ].join('\n');

@@ -1,6 +1,6 @@
 import { Cpu } from '../../src/cpu/cpu.ts';
 import {
-  CR0_AM, CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CS, DS, ES, ESP, FLAG_FIXED, FLAG_IF, FS, GS, SS,
+  CR0_AM, CR0_ET, CR4_OSFXSR, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CS, DS, ES, ESP, FLAG_FIXED, FLAG_IF, FS, GS, SS,
   DESC_A, DESC_CODE, DESC_DB, DESC_G, DESC_P, DESC_RW, DESC_S, SYS_TSS32_BUSY,
 } from '../../src/cpu/constants.ts';
 import { buildDispatch } from '../../src/cpu/table/index.ts';
@@ -198,6 +198,7 @@ export class InterpMachine {
     cpu.reset();
     cpu.cr0 = CR0_PE | CR0_PG | CR0_NE | CR0_ET | CR0_WP | CR0_AM | CR0_MP;
     cpu.cr3 = PD_PHYS;
+    cpu.cr4 = CR4_OSFXSR;
     cpu.gdtBase = SYS_LIN + GDT_OFF;
     cpu.gdtLimit = 7 * 8 - 1;
     cpu.idtBase = SYS_LIN + IDT_OFF;

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CI_CASES_PER_ROW, DEFAULT_SEED, generateSuite, rowKey } from './generate.ts';
+import { makeHarness, reproducer, runCases, shrink, summarize } from './harness.ts';
+import { KNOWN_FAILING } from './known-failures.ts';
+import { buildRunner } from './native.ts';
+
+/** Reproducers printed in full when the test fails (the rest are listed by opcode). */
+const MAX_REPROS = 25;
+
+test('the interpreter agrees with the host CPU on every unprivileged opcode (fixed seed)', (t) => {
+  if (process.arch !== 'x64' && process.arch !== 'ia32') {
+    t.skip(`the host CPU is ${process.arch}, not x86`);
+    return;
+  }
+  const built = buildRunner();
+  if (!built.ok) {
+    t.skip(built.reason);
+    return;
+  }
+  const h = makeHarness(built.path);
+  const suite = generateSuite({ seed: DEFAULT_SEED, lowMapped: h.native.lowMapped, perRow: CI_CASES_PER_ROW });
+  const reports = runCases(h, suite.cases);
+  const keys = suite.rows.map(rowKey);
+  const s = summarize(reports, keys);
+
+  const uncovered = keys.filter((k) => !reports.some((r) => r.c.key === k));
+  const knownNowPassing = Object.keys(KNOWN_FAILING).filter((k) => !s.failingRows.has(k));
+  const failing = [...s.failingRows.keys()].filter((k) => !(k in KNOWN_FAILING));
+  for (const [k, why] of Object.entries(KNOWN_FAILING)) {
+    if (s.failingRows.has(k)) t.test(`known failing: ${k}`, (st) => st.skip(why));
+  }
+  const hidden = [...s.failingRows.entries()].filter(([k]) => k in KNOWN_FAILING).reduce((n, [, l]) => n + l.length, 0);
+  console.log(`cpu-diff: ${s.cases} cases, ${s.rows} of ${keys.length} opcodes covered, ${s.disagreements - hidden} disagreements in ${failing.length} opcodes` +
+    `${hidden ? ` (+${hidden} in ${s.failingRows.size - failing.length} known-failing)` : ''}, ${suite.skipped.length} rows out of scope (seed ${DEFAULT_SEED})`);
+
+  const problems: string[] = [];
+  if (uncovered.length) problems.push(`rows without cases: ${uncovered.join(' ')}`);
+  if (knownNowPassing.length) problems.push(`known-failing rows now agree, remove them from test/cpu/known-failures.ts: ${knownNowPassing.join(' ')}`);
+  if (failing.length) {
+    problems.push(`disagreements in ${failing.length} opcodes: ${failing.map((k) => `${k} (${s.failingRows.get(k)!.length})`).join(' ')}`);
+    for (const k of failing.slice(0, MAX_REPROS)) problems.push(reproducer(shrink(h, s.failingRows.get(k)![0]), DEFAULT_SEED));
+  }
+  assert.equal(problems.length, 0, problems.join('\n'));
+});
