@@ -30,9 +30,9 @@ export class ConfigError extends Error {}
 
 /** Parse a memory size like QEMU's -m: a number with an optional K/M/G suffix (default M). */
 export function parseMemorySize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(i?[bB])?$/.exec(text.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?[bB])?$/.exec(text.trim());
   if (!m) throw new ConfigError(`Memory size "${text}" is not a size: use a number with K, M or G, e.g. 256M`);
-  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, '': 1024 ** 2 }[m[2].toLowerCase() as 'k' | 'm' | 'g' | ''];
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, '': 1024 ** 2 }[m[2].toLowerCase() as 'k' | 'm' | 'g' | 't' | ''];
   const bytes = Math.floor(Number(m[1]) * unit);
   if (bytes < RAM_MIN_BYTES) {
     throw new ConfigError(`Memory size ${text} is too small: the guest needs at least ${RAM_MIN_BYTES / 1024 ** 2}M`);

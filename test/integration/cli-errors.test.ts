@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, chmodSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_KERNEL } from '../../src/cli/main.ts';
@@ -10,8 +11,23 @@ const BIN = join(import.meta.dirname, '..', '..', 'bin', 'lilyvm.js');
 const dir = mkdtempSync(join(tmpdir(), 'lilyvm-cli-'));
 
 function lilyvm(...args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, input: '' });
+  return run(process.execPath, [BIN, ...args]);
+}
+
+function run(cmd: string, args: string[]): { status: number | null; stderr: string; stdout: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, input: '' });
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+/** root reads any file, so an unreadable image needs an unprivileged user: setpriv(1) gives one. */
+function unprivilegedRunner(): string | false {
+  if (process.getuid?.() !== 0) return 'yes';
+  try {
+    execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
+    return 'setpriv';
+  } catch {
+    return false;
+  }
 }
 
 function expectError(args: string[], pattern: RegExp): void {
@@ -64,4 +80,18 @@ test('a read-only disk opened read-write', () => {
   chmodSync(p, 0o444);
   expectError(['--disk', p], /read-only.*,ro/);
   assert.equal(readFileSync(p).length, 1024 * 1024, 'image untouched');
+});
+
+test('an unreadable disk', { skip: !unprivilegedRunner() && 'running as root without setpriv(1): root can read any file' }, () => {
+  const sub = mkdtempSync(join(tmpdir(), 'lilyvm-unreadable-'));
+  chmodSync(sub, 0o755);
+  const p = join(sub, 'secret.img');
+  writeFileSync(p, Buffer.alloc(1024 * 1024));
+  chmodSync(p, 0o000);
+  const args = [BIN, 'run', '--disk', p];
+  const r = process.getuid?.() === 0
+    ? run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...args])
+    : run(process.execPath, args);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /secret\.img is not readable/);
 });
