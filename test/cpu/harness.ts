@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF } from '../../src/cpu/constants.ts';
+import type { OpcodeEntry } from '../../src/cpu/table/types.ts';
 import type { GenCase } from './generate.ts';
 import { CODE_ENTRY, DATA_BASE, LOW_BASE } from './layout.ts';
 import { NativeRunner, ST_DIED, ST_SIGNAL, ST_SYSCALL, ST_TIMEOUT } from './native.ts';
@@ -175,10 +176,10 @@ export interface Harness {
   machine: InterpMachine;
 }
 
-export function makeHarness(runnerPath: string): Harness {
+export function makeHarness(runnerPath: string, table?: readonly OpcodeEntry[]): Harness {
   const native = new NativeRunner(runnerPath, { timeoutMs: NATIVE_TIMEOUT_MS });
   const { lowMapped } = native.probe();
-  return { native, machine: new InterpMachine({ lowWindow: lowMapped }) };
+  return { native, machine: new InterpMachine({ lowWindow: lowMapped, table }) };
 }
 
 /** Run cases on both sides; returns one report per case (diffs empty when they agree). */
