@@ -101,6 +101,8 @@ export class Machine {
   private rateHostNs = 0;
   private rateInstructions = 0;
   private rateHalted = false;
+  /** Host ns the run loop spent waiting since the last rate fit (not guest work). */
+  private rateWaitNs = 0;
   private readonly hostStartNs: number;
   private wake: (() => void) | undefined;
   private trace: TraceSink | undefined;
@@ -127,7 +129,7 @@ export class Machine {
   /** Re-fit the instruction rate so virtual time follows the host clock (real-time runs). */
   private adaptRate(): void {
     const host = this.hostElapsedNs();
-    const dt = host - this.rateHostNs;
+    const dt = host - this.rateHostNs - this.rateWaitNs;
     if (dt < RATE_PERIOD_NS) return;
     const retired = this.vcpu.instructionsRetired;
     const n = retired - this.rateInstructions;
@@ -141,6 +143,7 @@ export class Machine {
     this.rateHostNs = host;
     this.rateInstructions = retired;
     this.rateHalted = false;
+    this.rateWaitNs = 0;
   }
 
   private hostElapsedNs(): number {
@@ -213,11 +216,7 @@ export class Machine {
     if (this.host.realtime) {
       this.adaptRate();
       const lead = this.nowNs() - this.hostElapsedNs();
-      if (lead > MAX_LEAD_NS) {
-        // The wait is not guest work: keep it out of the next rate fit.
-        this.rateHalted = true;
-        return lead;
-      }
+      if (lead > MAX_LEAD_NS) return lead;
     }
     return 0;
   }
@@ -256,12 +255,14 @@ export class Machine {
       this.flushConsole();
       if (this.stopReason) break;
       if (waitNs > 0) {
+        const before = this.host.clock.monotonicNs();
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           if (waitNs !== Infinity) setTimeout(resolve, Math.max(0, Math.floor(waitNs / 1e6)));
         });
         this.wake = undefined;
         lastYield = this.host.clock.monotonicNs();
+        this.rateWaitNs += lastYield - before;
         continue;
       }
       const t = this.host.clock.monotonicNs();
