@@ -113,7 +113,7 @@ export function big(n: number): bigint {
   return n >= 0 && n <= 320 ? BIG[n]! : BigInt(n);
 }
 
-function lowMask(n: number): bigint {
+export function lowMask(n: number): bigint {
   return n <= 320 ? LOW_MASK[n]! : (1n << BigInt(n)) - 1n;
 }
 

@@ -5,7 +5,7 @@
 import { propagateNaN } from './arith.ts';
 import {
   BIAS, FLAG_DE, FLAG_IE, FLAG_PE, FLAG_ZE, INDEFINITE, INF, Kind, NEG_INF, NEG_ZERO, ONE, ZERO,
-  big, bitLength, classify, f80, quiet, roundToF80, signOf, unpack,
+  big, bitLength, classify, f80, lowMask, quiet, roundToF80, signOf, unpack,
 } from './float80.ts';
 import type { F80, FpCtx } from './float80.ts';
 
@@ -16,7 +16,7 @@ interface BF {
   inexact: boolean;
 }
 
-const PREC = 192;
+const PREC = 128;
 
 /** Normalizes to at most PREC bits, truncating with a sticky (jam) bit so a later rounding still sees which side the exact value lies. */
 function bf(m: bigint, e: number, inexact: boolean): BF {
@@ -26,7 +26,7 @@ function bf(m: bigint, e: number, inexact: boolean): BF {
   if (n > PREC) {
     const sh = n - PREC;
     const s = big(sh);
-    const lost = (mag & ((1n << s) - 1n)) !== 0n;
+    const lost = (mag & lowMask(sh)) !== 0n;
     mag >>= s;
     if (lost) {
       mag |= 1n;
@@ -92,9 +92,6 @@ function topOf(a: BF): number {
   return a.m === 0n ? -Infinity : a.e + absBits(a.m);
 }
 
-function isNegligible(term: BF, sum: BF): boolean {
-  return term.m === 0n || topOf(term) < topOf(sum) - PREC - 4;
-}
 
 // ---- constants (computed once with 320 fractional bits) ----
 
@@ -163,48 +160,64 @@ function toF80(ctx: FpCtx, x: BF): F80 {
   return roundToF80(ctx, neg ? 1 : 0, neg ? -x.m : x.m, x.e, false, 64);
 }
 
-/** e^t - 1 for |t| < 1. */
+// The series below are evaluated in fixed point with FX fractional bits, as factors of the leading term (e.g.
+// atanh z = z * (1 + z^2/3 + ...)), so tiny arguments keep their full relative precision. When a series stops, one
+// unit in the sign of the first omitted term is added, so a later directed rounding sees which side the value is on.
+const FX = 140;
+const FX_BIG = BigInt(FX);
+const FX_ONE = 1n << FX_BIG;
+
+function toFixed(x: BF): bigint {
+  const sh = x.e + FX;
+  return sh >= 0 ? x.m << big(sh) : x.m >> big(-sh);
+}
+
+function fromFixed(f: bigint): BF {
+  return bf(f, -FX, true);
+}
+
+/** e^t - 1 for |t| < 1: t * sum t^k / (k + 1)!. */
 function expm1Small(t: BF): BF {
-  let term = t;
-  let sum = t;
-  for (let k = 2; ; k++) {
-    term = bdiv(bmul(term, t), bint(k));
-    sum = badd(sum, term);
-    if (isNegligible(term, sum)) break;
+  const f = toFixed(t);
+  let term = FX_ONE;
+  let sum = FX_ONE;
+  let k = 2n;
+  for (; ; k++) {
+    term = (term * f) >> FX_BIG;
+    term /= k;
+    if (term === 0n) break;
+    sum += term;
   }
-  return sum;
+  sum += f < 0n && (k & 1n) === 0n ? -1n : 1n;
+  return bmul(t, fromFixed(sum));
+}
+
+/** Sum of (+/-u)^k / (2k + 1) for 0 <= u < 1 in fixed point. */
+function oddSeries(u: bigint, alternate: boolean): bigint {
+  let pow = FX_ONE;
+  let sum = FX_ONE;
+  let k = 1n;
+  for (; ; k++) {
+    pow = (pow * u) >> FX_BIG;
+    if (pow === 0n) break;
+    const t = pow / (2n * k + 1n);
+    sum += alternate && (k & 1n) ? -t : t;
+  }
+  return sum + (alternate && (k & 1n) ? -1n : 1n);
 }
 
 /** atanh(z) for |z| < 1/2. */
 function atanhSmall(z: BF): BF {
-  const z2 = bmul(z, z);
-  let pow = z;
-  let sum = z;
-  for (let k = 3; ; k += 2) {
-    pow = bmul(pow, z2);
-    const term = bdiv(pow, bint(k));
-    sum = badd(sum, term);
-    if (isNegligible(term, sum)) break;
-  }
-  return sum;
+  return bmul(z, fromFixed(oddSeries(toFixed(bmul(z, z)), false)));
 }
 
 /** atan(z) for |z| <= 1/4. */
 function atanSmall(z: BF): BF {
-  const z2 = bmul(z, z);
-  let pow = z;
-  let sum = z;
-  for (let k = 3; ; k += 2) {
-    pow = bneg(bmul(pow, z2));
-    const term = bdiv(pow, bint(k));
-    sum = badd(sum, term);
-    if (isNegligible(term, sum)) break;
-  }
-  return sum;
+  return bmul(z, fromFixed(oddSeries(toFixed(bmul(z, z)), true)));
 }
 
-/** atan(z) for 0 <= z <= 1, halving the argument until it is small. */
-function atan01(z: BF): BF {
+/** atan(z) for 0 <= z <= 1, halving the argument until it is small (slow; builds the table). */
+function atan01Slow(z: BF): BF {
   let halvings = 0;
   while (topOf(z) > -2) {
     z = bdiv(z, badd(bint(1), bsqrt(badd(bint(1), bmul(z, z)))));
@@ -214,31 +227,80 @@ function atan01(z: BF): BF {
   return { m: r.m, e: r.e + halvings, inexact: r.inexact };
 }
 
-/** log2(x) for x > 0 (exact for powers of two). */
-function log2(x: BF): BF {
-  const k = topOf(x) - 1;
-  let y: BF = { m: x.m, e: x.e - k, inexact: x.inexact };
-  let kk = k;
-  // Keep y in [sqrt(1/2), sqrt(2)) so the atanh series converges fast.
-  if (bsub(bmul(y, y), bint(2)).m > 0n) {
-    y = { m: y.m, e: y.e - 1, inexact: y.inexact };
-    kk++;
+/** Tables are indexed by j for the points j/64; arguments are reduced to within 1/128 of a point. */
+const STEPS = 64;
+
+function point(j: number): BF {
+  return { m: BigInt(j), e: -6, inexact: false };
+}
+
+function approx(x: BF): number {
+  return Number(x.m) * 2 ** x.e;
+}
+
+let atanTable: BF[] | null = null;
+
+/** atan(z) for 0 <= z <= 1: atan(c) + atan((z - c) / (1 + zc)) with c the nearest table point. */
+function atan01(z: BF): BF {
+  if (!atanTable) {
+    atanTable = [];
+    for (let j = 0; j <= STEPS; j++) atanTable.push(j === 0 ? bint(0) : atan01Slow(point(j)));
   }
-  const z = bdiv(bsub(y, bint(1)), badd(y, bint(1)));
-  const frac = z.m === 0n ? z : bdiv(bmul(atanhSmall(z), bint(2)), LN2);
-  return badd(bint(kk), frac);
+  const j = Math.max(0, Math.min(STEPS, Math.round(approx(z) * STEPS)));
+  if (j === 0) return atanSmall(z);
+  const c = point(j);
+  const u = bdiv(bsub(z, c), badd(bint(1), bmul(z, c)));
+  return u.m === 0n ? atanTable[j]! : badd(atanTable[j]!, atanSmall(u));
+}
+
+/** 2 / ln 2. */
+const TWO_OVER_LN2: BF = bdiv(bint(2), LN2);
+
+let log2Table: BF[] | null = null;
+
+/** log2(x) for x > 0 (exact for powers of two): k + log2(c) + 2 atanh((y - c) / (y + c)) / ln 2, y = x / 2^k in [1, 2). */
+function log2(x: BF): BF {
+  if (!log2Table) {
+    log2Table = [bint(0)];
+    for (let j = 1; j <= STEPS; j++) {
+      const c = { m: BigInt(STEPS + j), e: -6, inexact: false };
+      log2Table.push(bmul(atanhSmall(bdiv(bsub(c, bint(1)), badd(c, bint(1)))), TWO_OVER_LN2));
+    }
+  }
+  const k = topOf(x) - 1;
+  const y: BF = { m: x.m, e: x.e - k, inexact: x.inexact };
+  const j = Math.max(0, Math.min(STEPS - 1, Math.floor((approx(y) - 1) * STEPS)));
+  const c = { m: BigInt(STEPS + j), e: -6, inexact: false };
+  const z = bdiv(bsub(y, c), badd(y, c));
+  let r = badd(bint(k), log2Table[j]!);
+  if (z.m !== 0n) r = badd(r, bmul(atanhSmall(z), TWO_OVER_LN2));
+  return r;
 }
 
 /** log2(1 + x) for |x| < 1 - sqrt(2)/2. */
 function log2p1(x: BF): BF {
   const z = bdiv(x, badd(bint(2), x));
-  return bdiv(bmul(atanhSmall(z), bint(2)), LN2);
+  return bmul(atanhSmall(z), TWO_OVER_LN2);
 }
 
 /** 2^x - 1. */
+let exp2Table: BF[] | null = null;
+
+/** 2^x - 1: for |x| <= 1, 2^c * (2^(x - c) - 1) + (2^c - 1) with c the nearest table point. */
 function exp2m1(x: BF): BF {
   const t = topOf(x);
-  if (t <= 0) return expm1Small(bmul(x, LN2));
+  if (t <= -7) return expm1Small(bmul(x, LN2));
+  if (t <= 0) {
+    if (!exp2Table) {
+      exp2Table = [];
+      for (let j = -STEPS; j <= STEPS; j++) exp2Table.push(expm1Small(bmul(point(j), LN2)));
+    }
+    const j = Math.max(-STEPS, Math.min(STEPS, Math.round(approx(x) * STEPS)));
+    const em1 = exp2Table[j + STEPS]!;
+    const f = bsub(x, point(j));
+    if (f.m === 0n) return em1;
+    return badd(bmul(badd(em1, bint(1)), expm1Small(bmul(f, LN2))), em1);
+  }
   // |x| >= 1 (outside F2XM1's defined range): 2^n * 2^f - 1 with f in [0, 1).
   const neg = x.m < 0n;
   const sh = -x.e;
@@ -257,41 +319,71 @@ interface SinCos {
   cos: BF;
 }
 
-/** sin and cos of r for |r| <= pi/4 (about). */
+let sinCosTable: SinCos[] | null = null;
+
+/** sin and cos of r for |r| <= pi/4 (about): sin/cos(c + t) from the table point c and the small t. */
+function sinCosReduced(r: BF): SinCos {
+  const j = Math.round(approx(r) * STEPS);
+  if (j === 0) return sinCosSmall(r);
+  if (!sinCosTable) {
+    sinCosTable = [];
+    for (let i = 0; i <= STEPS; i++) sinCosTable.push(sinCosSmall(point(i)));
+  }
+  const entry = sinCosTable[Math.abs(j)]!;
+  const sa = j < 0 ? bneg(entry.sin) : entry.sin;
+  const ca = entry.cos;
+  const t = bsub(r, point(j));
+  if (t.m === 0n) return { sin: sa, cos: ca };
+  const st = sinCosSmall(t);
+  return {
+    sin: badd(bmul(sa, st.cos), bmul(ca, st.sin)),
+    cos: bsub(bmul(ca, st.cos), bmul(sa, st.sin)),
+  };
+}
+
+/** sin and cos of r by their series (|r| <= 1): sin r = r * sum (-r^2)^k / (2k + 1)!, cos r = sum (-r^2)^k / (2k)!. */
 function sinCosSmall(r: BF): SinCos {
-  const r2 = bmul(r, r);
-  let term = r;
-  let sin = r;
-  for (let k = 2; ; k += 2) {
-    term = bneg(bdiv(bmul(term, r2), bint(k * (k + 1))));
-    sin = badd(sin, term);
-    if (isNegligible(term, sin)) break;
+  const u = toFixed(bmul(r, r));
+  let sterm = FX_ONE;
+  let sfac = FX_ONE;
+  let cterm = FX_ONE;
+  let cos = FX_ONE;
+  let sJam = 0n;
+  for (let k = 1n; cterm !== 0n || sterm !== 0n; k++) {
+    const sign = k & 1n ? -1n : 1n;
+    if (cterm !== 0n) {
+      cterm = ((cterm * u) >> FX_BIG) / ((2n * k - 1n) * (2n * k));
+      cos += cterm === 0n ? sign : sign * cterm;
+    }
+    if (sterm !== 0n) {
+      sterm = ((sterm * u) >> FX_BIG) / ((2n * k) * (2n * k + 1n));
+      if (sterm === 0n) sJam = sign;
+      else sfac += sign * sterm;
+    }
   }
-  let cterm = bint(1);
-  let cos = bint(1);
-  for (let k = 1; ; k += 2) {
-    cterm = bneg(bdiv(bmul(cterm, r2), bint(k * (k + 1))));
-    cos = badd(cos, cterm);
-    if (isNegligible(cterm, cos)) break;
-  }
-  return { sin, cos };
+  return { sin: bmul(r, fromFixed(sfac + sJam)), cos: fromFixed(cos) };
 }
 
 /** sin and cos of x, reduced modulo the 66-bit pi/2 exactly like the hardware. */
 function sinCos(x: BF): SinCos {
   // k = nearest integer to x / (pi66/2); r = x - k * pi66/2 computed exactly.
-  const qApprox = bdiv(x, PI66_HALF);
-  const sh = -qApprox.e;
   let k: bigint;
-  if (sh <= 0) k = qApprox.m << big(-sh);
-  else k = (qApprox.m + (1n << big(sh - 1))) >> big(sh);
+  const xNum = approx(x);
+  if (Math.abs(xNum) < 2 ** 40) {
+    k = BigInt(Math.round(xNum / (Math.PI / 2)));
+  } else {
+    const qApprox = bdiv(x, PI66_HALF);
+    const sh = -qApprox.e;
+    if (sh <= 0) k = qApprox.m << big(-sh);
+    else k = (qApprox.m + (1n << big(sh - 1))) >> big(sh);
+  }
   let r: BF = x;
   if (k !== 0n) {
     const e = Math.min(x.e, PI66_HALF.e);
     const exact = (x.m << big(x.e - e)) - ((k * PI66_HALF.m) << big(PI66_HALF.e - e));
     r = bf(exact, e, x.inexact);
   }
-  const sc = sinCosSmall(r);
+  const sc = sinCosReduced(r);
   switch (Number(BigInt.asUintN(2, k))) {
     case 0: return sc;
     case 1: return { sin: sc.cos, cos: bneg(sc.sin) };

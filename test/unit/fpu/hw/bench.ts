@@ -5,6 +5,7 @@ const f = new X87(h);
 f.reset();
 const dv = new DataView(h.mem.buffer);
 dv.setFloat64(0, 1.1, true);
+dv.setFloat64(24, 0.3, true);
 dv.setFloat64(8, 3.7, true);
 function run(name: string, n: number, body: () => void) {
   for (let i = 0; i < n / 4; i++) body();
@@ -25,4 +26,4 @@ run('fld;fsqrt;fstp', N, () => { h.nextEa = 0x10000; f.execute(0xdd, 0x03); f.ex
 run('fild m32; fistp m32', N, () => { h.nextEa = 0x10000; f.execute(0xdb, 0x03); h.nextEa = 0x10010; f.execute(0xdb, 0x1b); });
 run('fld;fsin;fstp', 20000, () => { h.nextEa = 0x10000; f.execute(0xdd, 0x03); f.execute(0xd9, 0xfe); h.nextEa = 0x10010; f.execute(0xdd, 0x1b); });
 run('fld;fld;fyl2x;fstp', 20000, () => { h.nextEa = 0x10000; f.execute(0xdd, 0x03); h.nextEa = 0x10008; f.execute(0xdd, 0x03); f.execute(0xd9, 0xf1); h.nextEa = 0x10010; f.execute(0xdd, 0x1b); });
-run('fld;f2xm1;fstp', 20000, () => { h.nextEa = 0x10000; f.execute(0xdd, 0x03); f.execute(0xd9, 0xf0); h.nextEa = 0x10010; f.execute(0xdd, 0x1b); });
+run('fld;f2xm1;fstp', 20000, () => { h.nextEa = 0x10018; f.execute(0xdd, 0x03); f.execute(0xd9, 0xf0); h.nextEa = 0x10010; f.execute(0xdd, 0x1b); });

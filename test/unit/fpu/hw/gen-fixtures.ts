@@ -388,6 +388,22 @@ function genFxsave(): Pending[] {
   return out;
 }
 
+function genFxrstor(): Pending[] {
+  const out: Pending[] = [];
+  for (let k = 0; k < 100; k++) {
+    const img = Buffer.alloc(512);
+    for (let i = 0; i < 512; i++) img[i] = rand32() & 0xff;
+    // Masks stay set so the restored state has no pending exception for the probe's own waiting instructions.
+    img.writeUInt16LE(img.readUInt16LE(0) | 0x3f, 0);
+    if (chance(0.3)) img.writeUInt16LE(img.readUInt16LE(2) & ~0x80, 2);
+    img.writeUInt32LE(0x1f80, 24);
+    img.writeUInt32LE(0xffff, 28);
+    for (let i = 0; i < 8; i++) f80Bytes(randomF80()).copy(img, 32 + 16 * i);
+    out.push({ c: '0fae0b', s: randomState({ waiting: false }), m: hex(img), n: 0, f: 0x202 });
+  }
+  return out;
+}
+
 writeFileSync(join(outDir, '.gitkeep'), '');
 save('arith', 'FADD/FSUB/FSUBR/FMUL/FDIV/FDIVR/FCOM in register and memory forms with random operands, masks, PC and RC', genArith());
 save('load-store', 'FLD/FST/FSTP/FILD/FIST/FISTP/FBLD/FBSTP with float32/64/80, int16/32/64 and BCD operands', genLoadStore());
@@ -396,3 +412,4 @@ save('undefined', 'every register form of D8-DF (SIGILL where undefined) and the
 save('transcendental', 'F2XM1/FYL2X/FPTAN/FPATAN/FYL2XP1/FSINCOS/FSIN/FCOS', genTranscendental());
 save('env', 'FNSTENV/FNSAVE/FLDENV/FRSTOR (32- and 16-bit), FNSTSW, FNSTCW, FLDCW', genEnv());
 save('fxsave', 'FXSAVE images', genFxsave());
+save('fxrstor', 'FXRSTOR of random images (valid MXCSR), state read back with FNSAVE', genFxrstor());
