@@ -640,8 +640,11 @@ hook(['fxsave'], {
     b.align = 16;
   },
   post(b) {
-    // MXCSR_MASK is model-specific; the XMM and reserved areas hold SSE state this CPU does not implement.
-    b.memIgnore.push({ addr: b.memTarget + 28, len: 4 }, { addr: b.memTarget + 160, len: 352 });
+    // AMD stores FOP/FIP/FDP only while FSW.ES is set (docs/fpu.md); MXCSR_MASK is model-specific; the XMM and
+    // reserved areas hold SSE state this CPU does not implement.
+    const t = b.memTarget;
+    b.memIgnore.push({ addr: t + 6, len: 2 }, { addr: t + 8, len: 8 }, { addr: t + 16, len: 8 },
+      { addr: t + 28, len: 4 }, { addr: t + 160, len: 352 });
   },
 });
 
