@@ -97,8 +97,8 @@ export function isNonWaiting(op: number, modrm: number): boolean {
 
 /**
  * False for the instructions whose results this emulation does not guarantee to be bit-identical with hardware:
- * F2XM1, FYL2X, FPTAN, FPATAN, FYL2XP1, FSINCOS, FSIN, FCOS (see docs/fpu.md). Their status flags other than PE and
- * C1 are still exact.
+ * F2XM1, FYL2X, FPTAN, FPATAN, FYL2XP1, FSINCOS, FSIN, FCOS (see docs/fpu.md). Their results are within one ulp and
+ * their status flags other than C1 are exact.
  */
 export function isExactlyEmulated(op: number, modrm: number): boolean {
   if (op !== 0xd9 || modrm < 0xf0) return true;
@@ -343,7 +343,7 @@ export class X87 {
 
   /**
    * An unmasked invalid-operation, denormal or zero-divide exception: the instruction leaves its operands alone and
-   * reports only the exceptions found before the arithmetic (SDM Vol. 1 §8.7.1).
+   * reports only the exceptions found before the arithmetic (priorities: SDM Vol. 1 §4.9.2).
    */
   private suppressed(): boolean {
     const ctx = this.ctx;
