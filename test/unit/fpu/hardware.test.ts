@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { diffCase, diffCaseWithinUlp, formatCase, loadFixture } from './hw/compare.ts';
 
-const exactFixtures = ['arith', 'load-store', 'reg-ops', 'undefined', 'env', 'fxsave', 'fxrstor'];
+const exactFixtures = ['arith', 'load-store', 'reg-ops', 'undefined', 'env', 'fxsave', 'fxrstor', 'boundaries'];
 
 for (const name of exactFixtures) {
   test(`hardware fixture ${name}: bit-exact with the CPU`, () => {

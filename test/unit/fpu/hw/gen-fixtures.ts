@@ -1,5 +1,5 @@
 // Generates test/unit/fpu/fixtures/*.json.gz by running random x87 instructions on this machine's CPU through
-// probe.c. A developer tool (needs gcc -m32 on an x86 host): node --import tsx test/unit/fpu/hw/gen-fixtures.ts
+// probe.c. A developer tool (needs gcc -m32 on an x86 host): node --import tsx test/unit/fpu/hw/gen-fixtures.ts [name...]
 // The unit tests only replay the recorded results.
 
 import { execFileSync } from 'node:child_process';
@@ -143,7 +143,7 @@ function makeState(o: { cw: number; sw: number; top: number; validPhys: number; 
   return b.toString('hex');
 }
 
-function randomState(opts: { waiting?: boolean; full?: number; st?: V[]; cw?: number } = {}): string {
+function randomState(opts: { waiting?: boolean; full?: number; st?: V[]; cw?: number; zeroRest?: boolean } = {}): string {
   const waiting = opts.waiting ?? true;
   const cw = opts.cw ?? randomCw(waiting);
   let flags = rand32() & 0x3f;
@@ -157,7 +157,7 @@ function randomState(opts: { waiting?: boolean; full?: number; st?: V[]; cw?: nu
   let validPhys = 0;
   for (let i = 0; i < 8; i++) if ((validRel >> i) & 1) validPhys |= 1 << ((top + i) & 7);
   const st: V[] = [];
-  for (let i = 0; i < 8; i++) st.push(opts.st?.[i] ?? randomF80(st[0]));
+  for (let i = 0; i < 8; i++) st.push(opts.st?.[i] ?? (opts.zeroRest ? v(0, 0, 0n) : randomF80(st[0])));
   return makeState({ cw, sw, top, validPhys, st });
 }
 
@@ -258,7 +258,12 @@ function hex(b: Buffer): string {
   return b.toString('hex');
 }
 
+/** Fixture names given on the command line are re-recorded; with none, all are. Every generator still runs, so the
+ * random cases of each fixture do not depend on which ones are recorded. */
+const only = process.argv.slice(2);
+
 function save(name: string, description: string, pending: Pending[]): void {
+  if (only.length && !only.includes(name)) return;
   const fixture: HwFixture = { description, cases: probe(pending) };
   const json = JSON.stringify(fixture);
   writeFileSync(join(outDir, `${name}.json.gz`), gzipSync(json, { level: 9 }));
@@ -404,6 +409,46 @@ function genFxrstor(): Pending[] {
   return out;
 }
 
+/** Values at the edges of the integer, BCD, float32 and float64 ranges, in every rounding mode and mask setting. */
+function genBoundaries(): Pending[] {
+  const out: Pending[] = [];
+  const near = (exp: number, sigs: bigint[]): V[] => {
+    const vs: V[] = [];
+    for (const sig of sigs) for (const s of [0, 1]) vs.push(v(s, exp, sig));
+    return vs;
+  };
+  const edgeSigs = [J, J | 1n, J | (1n << 62n), J | (1n << 62n) | 1n, (J | (1n << 62n)) - 1n + J, -1n, -2n, J | 0x400n, J | 0x401n, J | 0x3ffn, J | 0x800n,
+    J | 0xc00n, J | 0x80_0000_0000n, J | 0x7f_ffff_ffffn, J | 0x80_0000_0001n, J | 0x180_0000_0000n];
+  const values: V[] = [];
+  // Integers: around 2^15, 2^31, 2^63 and 2^64, including fractions just below and above.
+  for (const k of [14, 15, 16, 30, 31, 32, 62, 63, 64]) values.push(...near(16383 + k, edgeSigs));
+  // BCD: around 10^18 - 1 and 10^18 (exponent 59).
+  values.push(...near(16383 + 59, [0xde0b6b3a763ffff0n, 0xde0b6b3a763ffff8n, 0xde0b6b3a76400000n, 0xde0b6b3a763fffffn, 0xde0b6b3a76400001n]));
+  // Small values that round to 0 or +-1.
+  values.push(...near(16383 - 1, edgeSigs), ...near(16383 - 2, [J, J | 1n]), ...near(16383, [J, J | 1n, -1n]));
+  // float32 limits: max (2^127 * (2 - 2^-23)), min normal 2^-126, min denormal 2^-149, halfway points.
+  for (const e of [127, 128, -126, -127, -149, -150, -151]) values.push(...near(16383 + e, edgeSigs));
+  // float64 limits.
+  for (const e of [1023, 1024, -1022, -1023, -1074, -1075, -1076]) values.push(...near(16383 + e, edgeSigs));
+  const stores: Array<[string, number]> = [['d913', 4], ['dd13', 8], ['df13', 2], ['db13', 4], ['df3b', 8], ['df33', 10], ['d9fc', 0]];
+  for (const x of values) {
+    for (const [code, n] of stores) {
+      const rc = rnd(4);
+      const masks = chance(0.7) ? 0x3f : rand32() & 0x3f;
+      const cw = masks | (3 << 8) | (rc << 10);
+      out.push({ c: code, s: randomState({ st: [x], full: 8, cw, zeroRest: true }), m: n ? hex(Buffer.alloc(n, 0x5a)) : '', n, f: 0x202 });
+    }
+  }
+  // Precision control on results at the same edges: ST0 + ST1 with ST1 tiny, and ST0 * ST1 near 1.
+  for (let k = 0; k < 800; k++) {
+    const x = pick(values);
+    const y = chance(0.5) ? v(rnd(2), Math.max(1, (x.se & 0x7fff) - 60 - rnd(10)), J | rand64()) : v(0, 16383 - rnd(2), (chance(0.5) ? -1n : J) ^ BigInt(rnd(4)));
+    const cw = 0x3f | (pick([0, 2, 3]) << 8) | (rnd(4) << 10);
+    out.push({ c: pick(['d8c1', 'd8c9', 'd8f1', 'd8e1', 'd9fa', 'd9fd']), s: randomState({ st: [x, y], full: 8, cw, zeroRest: true }), m: '', n: 0, f: 0x202 });
+  }
+  return out;
+}
+
 writeFileSync(join(outDir, '.gitkeep'), '');
 save('arith', 'FADD/FSUB/FSUBR/FMUL/FDIV/FDIVR/FCOM in register and memory forms with random operands, masks, PC and RC', genArith());
 save('load-store', 'FLD/FST/FSTP/FILD/FIST/FISTP/FBLD/FBSTP with float32/64/80, int16/32/64 and BCD operands', genLoadStore());
@@ -413,3 +458,4 @@ save('transcendental', 'F2XM1/FYL2X/FPTAN/FPATAN/FYL2XP1/FSINCOS/FSIN/FCOS', gen
 save('env', 'FNSTENV/FNSAVE/FLDENV/FRSTOR (32- and 16-bit), FNSTSW, FNSTCW, FLDCW', genEnv());
 save('fxsave', 'FXSAVE images', genFxsave());
 save('fxrstor', 'FXRSTOR of random images (valid MXCSR), state read back with FNSAVE', genFxrstor());
+save('boundaries', 'stores to int16/32/64, BCD, float32/64 and FRNDINT at the edges of each range in every RC; PC on edge results', genBoundaries());
