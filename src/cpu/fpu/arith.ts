@@ -84,8 +84,8 @@ export function add(ctx: FpCtx, a: F80, b: F80, subtract: boolean, p: number, aD
     return roundValue(ctx, b, sb, p);
   }
   if (kb === Kind.Zero) return roundValue(ctx, a, sa, p);
-  let ua = unpack(a);
-  let ub = unpack(b);
+  let ua = unpack(a, ka);
+  let ub = unpack(b, kb);
   let signA = sa;
   let signB = sb;
   if (ua.e < ub.e) {
@@ -139,8 +139,8 @@ export function mul(ctx: FpCtx, a: F80, b: F80, p: number, aDen = false, bDen = 
   }
   if (ka === Kind.Denormal || kb === Kind.Denormal || aDen || bDen) ctx.flags |= FLAG_DE;
   if (ka === Kind.Zero || kb === Kind.Zero) return zeroOf(sign);
-  const ua = unpack(a);
-  const ub = unpack(b);
+  const ua = unpack(a, ka);
+  const ub = unpack(b, kb);
   const prod = ua.sig * ub.sig;
   return roundToF80(ctx, sign, prod, ua.e + ub.e - 126, false, p, prod >= POW2_127 ? 128 : 127);
 }
@@ -167,8 +167,8 @@ export function div(ctx: FpCtx, a: F80, b: F80, p: number, aDen = false, bDen = 
   }
   if (ka === Kind.Denormal || kb === Kind.Denormal || aDen || bDen) ctx.flags |= FLAG_DE;
   if (ka === Kind.Zero) return zeroOf(sign);
-  const ua = unpack(a);
-  const ub = unpack(b);
+  const ua = unpack(a, ka);
+  const ub = unpack(b, kb);
   const num = ua.sig << 66n;
   const quo = num / ub.sig;
   return roundToF80(ctx, sign, quo, ua.e - ub.e - 66, quo * ub.sig !== num, p, quo >= POW2_66 ? 67 : 66);
@@ -319,8 +319,8 @@ export function remainder(ctx: FpCtx, a: F80, b: F80, ieee: boolean): RemainderR
   if (ka === Kind.Inf || kb === Kind.Zero) return { value: invalid(ctx), quotient: 0, partial: false, special: true };
   if (ka === Kind.Denormal || kb === Kind.Denormal) ctx.flags |= FLAG_DE;
   if (ka === Kind.Zero || kb === Kind.Inf) return { value: a, quotient: 0, partial: false };
-  const ua = unpack(a);
-  const ub = unpack(b);
+  const ua = unpack(a, ka);
+  const ub = unpack(b, kb);
   const d = ua.e - ub.e;
   if (d >= 64) {
     const n = 32 + (d & 31);

@@ -275,7 +275,7 @@ export function packF80(r: Rounded): F80 {
     return f80(r.sign, 0, sh >= 0 ? r.kept << big(sh) : r.kept >> big(-sh));
   }
   const sh = r.lsb - (e - 63);
-  const sig = sh >= 0 ? r.kept << big(sh) : r.kept >> big(-sh);
+  const sig = sh === 0 ? r.kept : sh > 0 ? r.kept << big(sh) : r.kept >> big(-sh);
   return f80(r.sign, (e + BIAS) & 0x7fff, sig);
 }
 
@@ -291,8 +291,9 @@ export interface Unpacked {
   sig: bigint;
 }
 
-export function unpack(v: F80): Unpacked {
+export function unpack(v: F80, kind?: Kind): Unpacked {
   const exp = v.se & 0x7fff;
+  if (kind === Kind.Normal) return { sign: v.se >>> 15, e: exp - BIAS, sig: v.sig };
   let sig = v.sig;
   let e = (exp === 0 ? 1 : exp) - BIAS;
   if (sig < SIG_INT_BIT) {
@@ -329,7 +330,8 @@ export function fromF64(ctx: FpCtx, lo: number, hi: number): F80 {
   const exp = (hi >>> 20) & 0x7ff;
   const fracHi = hi & 0xfffff;
   if (exp !== 0 && exp !== 0x7ff) {
-    return f80(sign, exp - 1023 + BIAS, BigInt((fracHi | 0x100000) * 4294967296 + (lo >>> 0)) << 11n);
+    // The 53-bit significand times 2^11 is still an exact double, so one BigInt conversion suffices.
+    return f80(sign, exp - 1023 + BIAS, BigInt(((fracHi | 0x100000) * 4294967296 + (lo >>> 0)) * 2048));
   }
   const frac = (BigInt(fracHi) << 32n) | BigInt(lo >>> 0);
   if (exp === 0x7ff) {
@@ -450,6 +452,19 @@ export const f64Words = { lo: 0, hi: 0 };
 /** FST m64: the encoding in f64Words, or false when an unmasked exception suppresses the store. */
 export function toF64Words(ctx: FpCtx, v: F80): boolean {
   const e = (v.se & 0x7fff) - BIAS;
+  if (ctx.rc === RC_NEAREST && e >= -1022 && e < 1023 && v.sig >= SIG_INT_BIT) {
+    // Number(bigint) rounds to nearest-even at 53 bits, exactly FST m64's rounding here; mixed comparisons tell
+    // whether it was inexact and which way it went. Scaling by a power of two in the normal range is exact.
+    const sig = v.sig;
+    const d = Number(sig);
+    const up = d > sig;
+    if (up || d < sig) ctx.flags |= FLAG_PE;
+    ctx.roundedUp = up;
+    f64Scratch[0] = (v.se & 0x8000 ? -d : d) * 2 ** -63 * 2 ** e;
+    f64Words.lo = u32Scratch[0]! | 0;
+    f64Words.hi = u32Scratch[1]! | 0;
+    return true;
+  }
   if (e >= -1022 && e <= 1023 && v.sig >= SIG_INT_BIT) {
     const sig = v.sig;
     const hi32 = Number(sig >> 32n);
