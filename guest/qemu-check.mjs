@@ -2,7 +2,8 @@
 // Boots guest/out under qemu-system-i386 (TCG) and checks the default guest from a script.
 //
 //   node guest/qemu-check.mjs                 full check: shell, disks, rng, clock, net, power-off
-//   node guest/qemu-check.mjs --time 5        boot to the banner 5 times, print the times
+//   node guest/qemu-check.mjs --time 5        boot to the banner 5 times, print the wall
+//        times and QEMU's CPU time (the latter depends less on other load on the host)
 //   node guest/qemu-check.mjs --time 1 --icount 1 --append "console=ttyS0 printk.time=1"
 //        deterministic virtual time (1 ns per instruction, idle skipped): prints the guest
 //        clock at "Run /init", a measure of work that does not depend on host load
@@ -123,13 +124,21 @@ function qemuArgs(opts, disks) {
   return args;
 }
 
+// User + system CPU time of a Linux process so far (/proc/PID/stat, in clock ticks of 10 ms).
+function processCpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function timeBoots(opts) {
   const wallMs = [];
+  const cpuMs = [];
   const guestInitSeconds = [];
   for (let i = 0; i < opts.time; i++) {
     const guest = new Guest(qemuArgs(opts, []));
     await guest.waitFor(banner, 120000);
     wallMs.push(guest.elapsedMs());
+    cpuMs.push(processCpuMs(guest.proc.pid));
     const initLine = guest.output.match(/\[\s*(\d+\.\d+)\] Run \/init/);
     if (initLine) guestInitSeconds.push(Number(initLine[1]));
     await guest.kill();
@@ -138,6 +147,7 @@ async function timeBoots(opts) {
   console.log(JSON.stringify({
     append: opts.append, initrd: opts.initrd, qboot: opts.qboot, icount: opts.icount,
     bootToBannerMs: wallMs, medianMs: median(wallMs),
+    qemuCpuMs: cpuMs, medianQemuCpuMs: median(cpuMs),
     ...(guestInitSeconds.length ? { guestSecondsAtRunInit: guestInitSeconds } : {}),
   }));
 }
