@@ -227,6 +227,8 @@ export function generateX87(e: OpcodeEntry, key: string, index: number, rng: Rng
       regMask: b.regMask,
       fpu: exact ? 'exact' : 'inexact',
       memIgnore: b.memIgnore,
+      // Which byte of a multi-part x87 access a page fault reports differs (AMD: the last one for stores).
+      cr2PageOnly: form === 'mem' && MEM_LEN[kind!] > 4,
     },
   };
 }

@@ -22,6 +22,8 @@ export interface CompareSpec {
   fpu: FpuCompare;
   /** Data bytes whose value is architecturally undefined. */
   memIgnore: { addr: number; len: number }[];
+  /** Compare CR2 by page only (multi-part operands whose faulting byte is implementation-specific). */
+  cr2PageOnly?: boolean;
 }
 
 export interface GenCase extends CaseInput {
@@ -167,6 +169,7 @@ export class Builder {
   memIgnore: { addr: number; len: number }[] = [];
   fpu: FpuCompare = 'off';
   memSeed: number;
+  cr2PageOnly = false;
   /** Memory operands are aligned to this many bytes in most cases (FXSAVE needs 16). */
   align = 0;
   /** Index of the ModRM byte in body. */
@@ -292,7 +295,12 @@ export class Builder {
     }
     let actual = target >>> 0;
     const m = 2 ** scale;
-    if (index >= 0 && index === base) {
+    if (base < 0 && index >= 0) {
+      // [index*scale + disp32]: pick the index, solve for the displacement.
+      const iv = this.locked[index] ? this.regs[index] : rng.chance(0.7) ? rng.range(-0x80, 0x80) : rng.u32();
+      this.setReg(index, iv);
+      disp = (target - Math.imul(this.regs[index], m)) | 0;
+    } else if (index >= 0 && index === base) {
       const x = (target - disp) >>> 0;
       const v = Math.floor(x / (m + 1));
       this.setReg(index, v);
@@ -638,6 +646,7 @@ hook(['bound'], {
 hook(['fxsave'], {
   pre(b) {
     b.align = 16;
+    b.cr2PageOnly = true;
   },
   post(b) {
     // AMD stores FOP/FIP/FDP only while FSW.ES is set (docs/fpu.md); MXCSR_MASK is model-specific; the XMM and
@@ -651,6 +660,7 @@ hook(['fxsave'], {
 hook(['fxrstor'], {
   pre(b) {
     b.align = 16;
+    b.cr2PageOnly = true;
   },
   post(b) {
     const rng = b.rng;
@@ -715,7 +725,6 @@ export function generateCase(e: OpcodeEntry, index: number, opts: GenOptions): G
   b.a16 = addrSensitive && rng.chance(memForm ? 0.15 : 0.25);
   if ((memForm || isString || hasMemOperand || /^xlat/.test(mn)) && rng.chance(0.2)) b.seg = rng.pick(SEG_PREFIXES);
   if (isString) b.rep = rng.chance(0.65) ? (rng.chance(0.5) ? 1 : 2) : 0;
-  else if (!twoByte && rng.chance(0.02)) b.rep = 1;
   b.lock = e.lockable ? rng.chance(memForm ? 0.25 : 0.03) : rng.chance(0.01);
   const pre: number[] = [];
   if (b.o16) pre.push(0x66);
@@ -831,7 +840,7 @@ export function generateCase(e: OpcodeEntry, index: number, opts: GenOptions): G
     codeOffset: CODE_ENTRY - CODE_BASE,
     code: b.code(),
     patches: b.patches,
-    cmp: { flagsMask: FLAGS_COMPARED & ~undef, regMask: b.regMask, fpu: b.fpu, memIgnore: b.memIgnore },
+    cmp: { flagsMask: FLAGS_COMPARED & ~undef, regMask: b.regMask, fpu: b.fpu, memIgnore: b.memIgnore, cr2PageOnly: b.cr2PageOnly },
   };
 }
 

@@ -260,10 +260,10 @@ export class InterpMachine {
     if (vector < 0 || vector > 255 || cpu.segSel[CS] !== KERNEL_CS) {
       return { ...base, message: `halted outside the vector stubs at ${cpu.eip.toString(16)}` };
     }
-    let sp = (cpu.r32[ESP] - SYS_LIN) >>> 0;
+    let sp = cpu.r32[ESP];
     const rd = () => {
-      const v = this.view.getUint32(SYS_PHYS + sp, true);
-      sp += 4;
+      const v = cpu.sysRead32(sp) >>> 0;
+      sp = (sp + 4) | 0;
       return v;
     };
     const err = HAS_ERROR.has(vector) ? rd() : 0;
