@@ -310,7 +310,7 @@ export class Uart16550 implements BusDevice {
     const wasLoop = (this.mcr & MCR_LOOP) !== 0;
     this.mcr = value & MCR_MASK;
     this.setModemLines(this.mcr & MCR_LOOP ? loopbackLines(this.mcr) : MSR_LINES_CONNECTED);
-    if (wasLoop && !(this.mcr & MCR_LOOP)) this.pump();
+    if (!(this.mcr & MCR_LOOP)) this.pump();
   }
 
   private setModemLines(lines: number): void {
@@ -341,8 +341,14 @@ export class Uart16550 implements BusDevice {
   }
 
   /** Move queued host input into the RX FIFO while it has room (not in loopback). */
+  /**
+   * Move host input into the RX FIFO. The host end honours RTS, as a terminal
+   * with hardware flow control does: it sends only while the guest asserts RTS,
+   * so input typed or piped before the guest opens the port waits in the host
+   * queue instead of being flushed with the FIFO when the driver starts.
+   */
   private pump(): void {
-    if (this.mcr & MCR_LOOP || this.refillDeadlineNs >= 0) return;
+    if (this.mcr & MCR_LOOP || !(this.mcr & MCR_RTS) || this.refillDeadlineNs >= 0) return;
     let moved = false;
     while (this.rxFifo.length < this.rxCapacity && this.hostHead < this.hostQueue.length) {
       this.rxFifo.push(this.hostQueue[this.hostHead++]);

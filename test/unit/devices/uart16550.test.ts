@@ -157,7 +157,7 @@ test('RX: reaching the trigger level interrupts at once', () => {
 
 test('RX without FIFOs: one byte is enough for the data-available interrupt', () => {
   const { r, w, irq, uart } = setup();
-  w(MCR, 0x08);
+  w(MCR, 0x0b);
   w(IER, 0x01);
   uart.receive([0x7a, 0x7b]);
   assert.equal(irq.level, true);
@@ -270,4 +270,16 @@ test('state round-trip keeps FIFO, queue and timers', () => {
   const got: number[] = [];
   while (b.r(LSR) & 0x01) got.push(b.r(RBR));
   assert.deepEqual(got, Array.from({ length: 15 }, (_, i) => 0x45 + i));
+});
+
+test('host input waits until the guest raises RTS, so a FIFO clear at driver start loses nothing', () => {
+  const { r, w, uart, timers } = setup();
+  uart.receive([0x61, 0x62]);
+  assert.equal(r(LSR) & 0x01, 0, 'nothing received while RTS is low');
+  w(FCR, 0x07);
+  w(MCR, 0x0b);
+  timers.advanceBy(1_000_000);
+  assert.equal(r(LSR) & 0x01, 0x01);
+  assert.equal(r(RBR), 0x61);
+  assert.equal(r(RBR), 0x62);
 });
