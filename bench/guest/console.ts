@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export class StepTimeoutError extends Error {}
 export class GuestStoppedError extends Error {}
@@ -14,6 +15,8 @@ export interface GuestConsole {
    */
   waitFor(pattern: RegExp, timeoutMs: number): Promise<string>;
   type(text: string): void;
+  /** Host CPU time the VM has used since it was created (all its threads); undefined where unknown. */
+  cpuSeconds(): number | undefined;
   /** The last `chars` characters of console output, for reports. */
   tail(chars: number): string;
   close(): Promise<void>;
@@ -40,6 +43,7 @@ export class ProcessConsole implements GuestConsole {
   startedAtMs: number;
   /** performance.now() at spawn; differs from startedAtMs when the child reports its own start. */
   readonly spawnedAtMs: number;
+  private cpuBaseSeconds = 0;
   private output = '';
   private consumed = 0;
   private stderr = '';
@@ -63,7 +67,9 @@ export class ProcessConsole implements GuestConsole {
     });
     child.stdin?.on('error', () => {});
     child.on('message', (message) => {
-      if (isStartMessage(message)) this.startedAtMs = performance.now();
+      if (!isStartMessage(message)) return;
+      this.startedAtMs = performance.now();
+      this.cpuBaseSeconds = this.processCpuSeconds() ?? 0;
     });
     this.exited = new Promise<void>((resolve) => {
       const finish = (reason: string) => {
@@ -116,6 +122,23 @@ export class ProcessConsole implements GuestConsole {
 
   tail(chars: number): string {
     return this.output.slice(-chars);
+  }
+
+  cpuSeconds(): number | undefined {
+    const total = this.processCpuSeconds();
+    return total === undefined ? undefined : total - this.cpuBaseSeconds;
+  }
+
+  private processCpuSeconds(): number | undefined {
+    if (this.child.pid === undefined || this.exitReason !== undefined) return undefined;
+    try {
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'latin1');
+      // Fields after "(comm) ": state is the first, utime and stime the 12th and 13th, in USER_HZ (100/s) ticks.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return undefined;
+    }
   }
 
   async close(): Promise<void> {

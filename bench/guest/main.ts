@@ -1,5 +1,6 @@
 // Guest workload benchmark: boots the same kernel and initramfs in LilyVM, QEMU (TCG) and v86,
 // runs the same shell workload in each, and prints the times side by side.
+import { createHash } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -9,8 +10,6 @@ import { GuestStoppedError, killAllChildren, StepTimeoutError, type GuestConsole
 import { startVm, VM_LABELS, VM_NAMES, vmVersions, type GuestSpec, type VmName } from './vms.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-// The same command line as DEFAULT_APPEND in src/cli/main.ts, so every VM boots the guest as `lilyvm run` does.
-const DEFAULT_APPEND = 'console=ttyS0 panic=-1 quiet';
 const BANNER = /LilyVM guest ready/;
 const PROMPT = / # /;
 const PROMPT_TIMEOUT_MS = 60_000;
@@ -37,7 +36,7 @@ const STEPS: readonly Step[] = [
 const STEP_IDS = STEPS.map((s) => s.id);
 
 type Cell =
-  | { kind: 'seconds'; seconds: number }
+  | { kind: 'seconds'; seconds: number; cpuSeconds: number | undefined }
   | { kind: 'timeout' }
   | { kind: 'failed' }
   | { kind: 'not run' };
@@ -63,9 +62,9 @@ Options:
   --repeat N         boot and run each VM N times and report the median (default 1)
   --engine NAME      LilyVM engine (default interp)
   --memory MIB       guest RAM for every VM, in MiB (default 256)
-  --kernel FILE      bzImage (default guest/out/bzImage)
-  --initrd FILE      initramfs (default guest/out/initramfs.cpio.gz)
-  --append TEXT      kernel command line (default "${DEFAULT_APPEND}")
+  --kernel FILE      bzImage (default: lilyvm run's, guest/out/bzImage)
+  --initrd FILE      initramfs (default: lilyvm run's, in guest/out/)
+  --append TEXT      kernel command line (default: lilyvm run's)
   --seabios DIR      SeaBIOS for v86: DIR/bios.bin and DIR/vgabios-stdvga.bin
                      (default /usr/share/seabios, Debian package seabios)
   -h, --help         show this help`;
@@ -89,7 +88,30 @@ function parseList<T extends string>(text: string, allowed: readonly T[], what: 
   return items as T[];
 }
 
-function parseOptions(argv: string[]): Options | undefined {
+interface GuestDefaults {
+  kernelPath: string;
+  initrdPath: string;
+  append: string;
+  /** Set when the LilyVM library did not load and these are the bench's own copies. */
+  warning?: string;
+}
+
+/** Every VM boots the guest as `lilyvm run` does, so the defaults come from the library. */
+async function guestDefaults(): Promise<GuestDefaults> {
+  try {
+    const library = await import('../../src/index.ts');
+    return { kernelPath: library.DEFAULT_KERNEL, initrdPath: library.DEFAULT_INITRD, append: library.DEFAULT_APPEND };
+  } catch (e) {
+    return {
+      kernelPath: join(REPO_ROOT, 'guest', 'out', 'bzImage'),
+      initrdPath: join(REPO_ROOT, 'guest', 'out', 'initramfs.cpio.gz'),
+      append: 'console=ttyS0 tsc=reliable panic=-1',
+      warning: `the LilyVM library does not load (${oneLine((e as Error).message)}); using the bench's copy of its guest defaults`,
+    };
+  }
+}
+
+function parseOptions(argv: string[], defaults: GuestDefaults): Options | undefined {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -117,9 +139,9 @@ function parseOptions(argv: string[]): Options | undefined {
   const stepSet = new Set(values.steps === undefined ? STEP_IDS : parseList(values.steps, STEP_IDS, 'step'));
   stepSet.add('boot');
   const spec: GuestSpec = {
-    kernelPath: values.kernel ?? join(REPO_ROOT, 'guest', 'out', 'bzImage'),
-    initrdPath: values.initrd ?? join(REPO_ROOT, 'guest', 'out', 'initramfs.cpio.gz'),
-    append: values.append ?? DEFAULT_APPEND,
+    kernelPath: values.kernel ?? defaults.kernelPath,
+    initrdPath: values.initrd ?? defaults.initrdPath,
+    append: values.append ?? defaults.append,
     memoryMiB: Math.round(positive('memory', values.memory, 256)),
     lilyEngine: values.engine ?? 'interp',
     seabiosDir: values.seabios ?? '/usr/share/seabios',
@@ -152,16 +174,19 @@ function consoleTail(guest: GuestConsole): string {
 let markerCount = 0;
 
 /** Type `command` followed by an end marker; resolves when the marker appears, then waits for the prompt. */
-async function runTimed(guest: GuestConsole, command: string, timeoutMs: number): Promise<{ seconds: number; status: number }> {
+async function runTimed(guest: GuestConsole, command: string, timeoutMs: number): Promise<{ seconds: number; cpuSeconds: number | undefined; status: number }> {
   const n = ++markerCount;
   // printf builds the marker, so the terminal's echo of the command line never matches it.
   const marker = new RegExp(`__done_${n}_(\\d+)__`);
   const startMs = performance.now();
+  const startCpu = guest.cpuSeconds();
   guest.type(`${command}; printf '__done_%s_%s__\\n' ${n} $?\n`);
   const text = await guest.waitFor(marker, timeoutMs);
   const seconds = (performance.now() - startMs) / 1000;
+  const endCpu = guest.cpuSeconds();
   await guest.waitFor(PROMPT, PROMPT_TIMEOUT_MS);
-  return { seconds, status: Number(marker.exec(text)![1]) };
+  const cpuSeconds = startCpu !== undefined && endCpu !== undefined ? endCpu - startCpu : undefined;
+  return { seconds, cpuSeconds, status: Number(marker.exec(text)![1]) };
 }
 
 /** After a timeout: interrupt the command; true when the shell is back. */
@@ -206,7 +231,7 @@ async function benchVm(name: VmName, options: Options): Promise<VmResult> {
     try {
       await guest.waitFor(BANNER, options.timeoutMs);
       const seconds = (performance.now() - guest.startedAtMs) / 1000;
-      cells.set('boot', { kind: 'seconds', seconds });
+      cells.set('boot', { kind: 'seconds', seconds, cpuSeconds: guest.cpuSeconds() });
       log(`${label}: boot ${seconds.toFixed(2)} s`);
       phase = 'shell prompt after the banner';
       await guest.waitFor(PROMPT, PROMPT_TIMEOUT_MS);
@@ -244,7 +269,7 @@ async function benchVm(name: VmName, options: Options): Promise<VmResult> {
           notes.push(`${label} ${step.id}: exit status ${r.status}`);
           continue;
         }
-        cells.set(step.id, { kind: 'seconds', seconds: r.seconds });
+        cells.set(step.id, { kind: 'seconds', seconds: r.seconds, cpuSeconds: r.cpuSeconds });
         done.add(step.id);
         log(`${label}: ${step.id} ${r.seconds.toFixed(2)} s`);
         if (step.id === 'dd') {
@@ -279,22 +304,41 @@ function combineRuns(label: string, steps: readonly Step[], runs: VmResult[]): V
   const spreads: string[] = [];
   for (const step of steps) {
     const all = runs.map((r) => r.cells.get(step.id) ?? { kind: 'not run' as const });
-    const seconds = all.flatMap((c) => (c.kind === 'seconds' ? [c.seconds] : []));
     const failure = all.find((c) => c.kind !== 'seconds');
-    cells.set(step.id, failure ?? { kind: 'seconds', seconds: median(seconds) });
-    spreads.push(`${step.id} ${all.map(formatCell).join('/')}`);
+    if (failure !== undefined) {
+      cells.set(step.id, failure);
+    } else {
+      const measured = all.filter((c) => c.kind === 'seconds');
+      const cpu = measured.map((c) => c.cpuSeconds);
+      cells.set(step.id, {
+        kind: 'seconds',
+        seconds: median(measured.map((c) => c.seconds)),
+        cpuSeconds: cpu.every((c) => c !== undefined) ? median(cpu) : undefined,
+      });
+    }
+    spreads.push(`${step.id} ${all.map((c) => formatCell(c, 'wall')).join('/')}`);
   }
-  return { cells, notes: [`${label} runs: ${spreads.join(', ')}`, ...runs.flatMap((r) => r.notes)] };
+  return { cells, notes: [`${label} runs: ${spreads.join(', ')}`, ...new Set(runs.flatMap((r) => r.notes))] };
 }
 
-function formatCell(cell: Cell | undefined): string {
+type Measure = 'wall' | 'cpu';
+
+function cellSeconds(cell: Cell | undefined, measure: Measure): number | undefined {
+  if (cell?.kind !== 'seconds') return undefined;
+  return measure === 'wall' ? cell.seconds : cell.cpuSeconds;
+}
+
+function formatCell(cell: Cell | undefined, measure: Measure): string {
   if (cell === undefined) return '-';
-  return cell.kind === 'seconds' ? cell.seconds.toFixed(2) : cell.kind;
+  if (cell.kind !== 'seconds') return cell.kind;
+  return cellSeconds(cell, measure)?.toFixed(2) ?? '?';
 }
 
-function formatRatio(a: Cell | undefined, b: Cell | undefined): string {
-  if (a?.kind !== 'seconds' || b?.kind !== 'seconds' || b.seconds === 0) return '-';
-  const ratio = a.seconds / b.seconds;
+function formatRatio(a: Cell | undefined, b: Cell | undefined, measure: Measure): string {
+  const x = cellSeconds(a, measure);
+  const y = cellSeconds(b, measure);
+  if (x === undefined || y === undefined || y === 0) return '-';
+  const ratio = x / y;
   return `${ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(2)}x`;
 }
 
@@ -314,9 +358,11 @@ function hostCpuModel(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const defaults = await guestDefaults();
+  if (defaults.warning) log(`bench:guest: ${defaults.warning}`);
   let options: Options | undefined;
   try {
-    options = parseOptions(argv);
+    options = parseOptions(argv, defaults);
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`bench:guest: ${(e as Error).message}\n`);
@@ -340,23 +386,30 @@ async function main(argv: string[]): Promise<number> {
   const loadAtEnd = loadavg();
 
   const spec = options.spec;
-  const show = (path: string) => relative(process.cwd(), path) || path;
+  const show = (path: string) => {
+    const sha = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
+    return `${relative(process.cwd(), path) || path} (sha256 ${sha})`;
+  };
   const lines = [
     `Guest workload benchmark, ${new Date().toISOString()}`,
     `host: ${hostCpuModel()}, ${cpus().length} cores, Node.js ${process.version}, load average ${loadAtStart[0]!.toFixed(2)} at start, ${loadAtEnd[0]!.toFixed(2)} at end`,
     `guest: ${show(spec.kernelPath)} + ${show(spec.initrdPath)}, ${spec.memoryMiB} MiB, append "${spec.append}"`,
-    `runs: ${options.repeat === 1 ? '1 per VM' : `${options.repeat} per VM, median shown`}; seconds of host wall clock per step`,
+    `runs: ${options.repeat === 1 ? '1 per VM' : `${options.repeat} per VM, medians shown`}`,
     ...options.vms.map((v) => `${VM_LABELS[v]}: ${versions[v]}${v === 'lilyvm' ? `, engine ${spec.lilyEngine}` : v === 'qemu' ? ', -accel tcg -cpu pentium2' : ', JIT, SeaBIOS from ' + spec.seabiosDir}`),
     '',
   ];
   const get = (vm: VmName, step: StepId) => results.get(vm)?.cells.get(step);
-  const rows = options.steps.map((step) => [
-    step.label,
-    ...VM_NAMES.map((vm) => formatCell(get(vm, step.id))),
-    formatRatio(get('lilyvm', step.id), get('qemu', step.id)),
-    formatRatio(get('lilyvm', step.id), get('v86', step.id)),
-  ]);
-  lines.push(markdownTable(['step', 'LilyVM s', 'QEMU s', 'v86 s', 'LilyVM/QEMU', 'LilyVM/v86'], rows));
+  const table = (measure: Measure) => {
+    const rows = options.steps.map((step) => [
+      step.label,
+      ...VM_NAMES.map((vm) => formatCell(get(vm, step.id), measure)),
+      formatRatio(get('lilyvm', step.id), get('qemu', step.id), measure),
+      formatRatio(get('lilyvm', step.id), get('v86', step.id), measure),
+    ]);
+    return markdownTable(['step', 'LilyVM s', 'QEMU s', 'v86 s', 'LilyVM/QEMU', 'LilyVM/v86'], rows);
+  };
+  lines.push('Wall-clock seconds, from the host:', '', table('wall'), '');
+  lines.push('Host CPU seconds used by the VM in the same steps (all its threads; less sensitive to other load on the host):', '', table('cpu'));
   const notes = [...results.values()].flatMap((r) => r.notes);
   if (notes.length > 0) lines.push('', 'Notes:', ...notes.map((n) => `- ${n}`));
   process.stdout.write(lines.join('\n') + '\n');

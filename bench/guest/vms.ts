@@ -83,9 +83,15 @@ async function startLilyVm(spec: GuestSpec): Promise<GuestConsole> {
   return new LilyVmConsole(vm, library.WaitTimeoutError, startedAtMs);
 }
 
+function cpuMicros(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
 /** LilyVM runs in this process, driven through its own Node library. */
 class LilyVmConsole implements GuestConsole {
   private stopReason: string | undefined;
+  private readonly cpuBaseMicros = cpuMicros();
   private readonly stoppedMessage: Promise<string>;
 
   constructor(private readonly vm: LilyVm, private readonly waitTimeoutError: LilyVmLibrary['WaitTimeoutError'], readonly startedAtMs: number) {
@@ -113,6 +119,11 @@ class LilyVmConsole implements GuestConsole {
 
   tail(chars: number): string {
     return this.vm.output.slice(-chars);
+  }
+
+  /** The whole benchmark process: LilyVM runs in it, and the driver's own share is negligible. */
+  cpuSeconds(): number {
+    return (cpuMicros() - this.cpuBaseMicros) / 1e6;
   }
 
   async close(): Promise<void> {
@@ -144,8 +155,9 @@ export function vmVersions(): Record<VmName, string> {
   const lily = (() => {
     try {
       const pkg = JSON.parse(readFileSync(join(HERE, '..', '..', 'package.json'), 'utf8')) as { version: string };
-      const commit = execFileSync('git', ['-C', join(HERE, '..', '..'), 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-      return `LilyVM ${pkg.version} (commit ${commit})`;
+      const git = (...args: string[]) => execFileSync('git', ['-C', join(HERE, '..', '..'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      const dirty = git('status', '--porcelain', '--', 'src') === '' ? '' : ', with uncommitted changes in src/';
+      return `LilyVM ${pkg.version} (commit ${git('rev-parse', '--short', 'HEAD')}${dirty})`;
     } catch {
       return 'LilyVM';
     }
