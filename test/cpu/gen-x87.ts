@@ -2,7 +2,7 @@ import { FLAG_FIXED, FLAG_IF } from '../../src/cpu/constants.ts';
 import { isExactlyEmulated } from '../../src/cpu/fpu/x87.ts';
 import type { OpcodeEntry } from '../../src/cpu/table/types.ts';
 import { Builder, FLAGS_COMPARED } from './generate.ts';
-import type { GenCase } from './generate.ts';
+import type { FpuCompare, GenCase } from './generate.ts';
 import { CODE_BASE, CODE_ENTRY, DATA_BASE } from './layout.ts';
 import type { Rng } from './rng.ts';
 
@@ -170,9 +170,11 @@ export function generateX87(e: OpcodeEntry, key: string, index: number, rng: Rng
     pre.push(0xd9, 0x2d, ...le32(CW_ADDR));
   }
   const depth = rng.pick([0, 1, 2, 2, 3, 3, 4, 8]);
+  let st0: bigint | undefined;
   for (let i = 0; i < depth; i++) {
     const at = PREAMBLE_VALUES + 16 * i;
-    b.patch(at, randomF80(rng), 10);
+    st0 = randomF80(rng);
+    b.patch(at, st0, 10);
     pre.push(0xdb, 0x2d, ...le32(at));
   }
   let form: 'mem' | 'reg' = e.modrmForm ?? (rng.chance(0.5) ? 'mem' : 'reg');
@@ -210,6 +212,11 @@ export function generateX87(e: OpcodeEntry, key: string, index: number, rng: Rng
   if (rng.chance(0.15)) b.body.push(0x9b);
   void opAt;
   const exact = isExactlyEmulated(op, modrm);
+  let fpu: FpuCompare = exact ? 'exact' : 'inexact';
+  if (op === 0xd9 && (modrm === 0xf0 || modrm === 0xf9) && st0 !== undefined && outsideDomain(st0, modrm === 0xf0 ? 1 : 0.2928932188134524)) {
+    // F2XM1 with |x| > 1 and FYL2XP1 with |x| >= 1 - sqrt(2)/2 are undefined (SDM; docs/fpu.md): only the stack is compared.
+    fpu = 'stack';
+  }
   return {
     id: 0,
     key,
@@ -225,7 +232,7 @@ export function generateX87(e: OpcodeEntry, key: string, index: number, rng: Rng
     cmp: {
       flagsMask: FLAGS_COMPARED,
       regMask: b.regMask,
-      fpu: exact ? 'exact' : 'inexact',
+      fpu,
       memIgnore: b.memIgnore,
       // Which byte of a multi-part x87 access a page fault reports differs (AMD: the last one for stores).
       cr2PageOnly: form === 'mem' && MEM_LEN[kind!] > 4,
@@ -244,6 +251,14 @@ function patchEnv(b: Builder, save: boolean, rng: Rng): void {
     const regsAt = base + (o16 ? 14 : 28);
     for (let i = 0; i < 8; i++) b.patch(regsAt + 10 * i, randomF80(rng), 10);
   }
+}
+
+/** |x| of an 80-bit value is at least limit (NaNs and infinities count as outside; limit 1 means strictly above 1). */
+function outsideDomain(x: bigint, limit: number): boolean {
+  const exp = Number((x >> 64n) & 0x7fffn);
+  if (exp === 0x7fff) return true;
+  const mag = Number(x & ((1n << 64n) - 1n)) * 2 ** (Math.max(exp, 1) - 16383 - 63);
+  return limit === 1 ? mag > 1 : mag >= limit;
 }
 
 function le32(v: number): number[] {

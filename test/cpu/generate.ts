@@ -13,7 +13,11 @@ import { Rng } from './rng.ts';
 export const FLAGS_COMPARED =
   FLAGS_ARITH | FLAG_TF | FLAG_IF | FLAG_DF | FLAG_IOPL | FLAG_NT | FLAG_AC | FLAG_ID;
 
-export type FpuCompare = 'off' | 'exact' | 'inexact';
+/**
+ * exact: FCW, FSW, tags and every non-empty ST(i); inexact: the same without ST values, C1 and PE (results within
+ * one ulp); stack: FCW, tags and TOP only (results undefined).
+ */
+export type FpuCompare = 'off' | 'exact' | 'inexact' | 'stack';
 
 export interface CompareSpec {
   flagsMask: number;

@@ -160,10 +160,16 @@ const FPU_SW_INEXACT = 0x0220;
 
 function compareFpu(c: GenCase, a: FpuSnapshot, b: FpuSnapshot, add: (f: string, x: string, y: string) => void): void {
   if (a.cw !== b.cw) add('fpu cw', hex(a.cw, 4), hex(b.cw, 4));
-  const swMask = c.cmp.fpu === 'inexact' ? 0xffff & ~FPU_SW_INEXACT : 0xffff;
+  const swMask = c.cmp.fpu === 'stack' ? 0x3800 : c.cmp.fpu === 'inexact' ? 0xffff & ~FPU_SW_INEXACT : 0xffff;
   if ((a.sw ^ b.sw) & swMask) add('fpu sw', hex(a.sw, 4), hex(b.sw, 4));
-  if (a.tw !== b.tw) add('fpu tw', hex(a.tw, 4), hex(b.tw, 4));
-  if (c.cmp.fpu === 'inexact') return;
+  const emptyMask = (tw: number) => {
+    let m = 0;
+    for (let p = 0; p < 8; p++) if (((tw >> (2 * p)) & 3) === 3) m |= 3 << (2 * p);
+    return m;
+  };
+  const twDiffers = c.cmp.fpu === 'stack' ? emptyMask(a.tw) !== emptyMask(b.tw) : a.tw !== b.tw;
+  if (twDiffers) add('fpu tw', hex(a.tw, 4), hex(b.tw, 4));
+  if (c.cmp.fpu !== 'exact') return;
   for (let s = 0; s < 8; s++) {
     if (stEmpty(a, s) || stEmpty(b, s)) continue;
     const x = a.st[s];
