@@ -96,7 +96,7 @@ void on_signal(int sig, siginfo_t *si, void *ctx) {
   }
   g_in_case = 0;
   greg_t *g = uc->uc_mcontext.gregs;
-  g_out.status = sig == SIGALRM ? ST_TIMEOUT : sig == SIGSYS ? ST_SYSCALL : ST_SIGNAL;
+  g_out.status = sig == SIGVTALRM ? ST_TIMEOUT : sig == SIGSYS ? ST_SYSCALL : ST_SIGNAL;
   g_out.signo = sig;
   g_out.trapno = g[REG_TRAPNO];
   g_out.err = g[REG_ERR];
@@ -202,10 +202,13 @@ static void install_seccomp(void) {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-      // A system call made by the case's own code: report it, never run it.
+      // A system call from the windows or anywhere else below 0x30000000 but the runner's own text (0x08000000..)
+      // comes from a case: report it, never run it.
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer)),
-      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, CODE_BASE, 0, 2),
-      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, CODE_BASE + 0x1000000, 1, 0),
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x30000000, 4, 0),
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x10000000, 2, 0),
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x08000000, 2, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_read, 9, 0),
@@ -229,7 +232,7 @@ static void install_seccomp(void) {
 
 static void set_timer(long ms) {
   struct itimerval t = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
-  setitimer(ITIMER_REAL, &t, NULL);
+  setitimer(ITIMER_VIRTUAL, &t, NULL);
 }
 
 static uint8_t req[1 << 24];
@@ -292,7 +295,7 @@ int main(int argc, char **argv) {
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_signal_entry;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-  static const int sigs[] = {SIGTRAP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGALRM, SIGSYS, SIGSTKFLT};
+  static const int sigs[] = {SIGTRAP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGVTALRM, SIGSYS, SIGSTKFLT};
   for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
   install_seccomp();
 
