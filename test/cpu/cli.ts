@@ -97,4 +97,8 @@ function main(): number {
   return s.disagreements === 0 ? 0 : 1;
 }
 
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 process.exitCode = main();
