@@ -235,7 +235,7 @@ export function generateX87(e: OpcodeEntry, key: string, index: number, rng: Rng
       fpu,
       memIgnore: b.memIgnore,
       // Which byte of a multi-part x87 access a page fault reports differs (AMD: the last one for stores).
-      cr2PageOnly: form === 'mem' && MEM_LEN[kind!] > 4,
+      cr2Within: form === 'mem' && MEM_LEN[kind!] > 4 ? { addr: b.memTarget, len: MEM_LEN[kind!] } : undefined,
     },
   };
 }

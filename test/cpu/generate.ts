@@ -26,8 +26,11 @@ export interface CompareSpec {
   fpu: FpuCompare;
   /** Data bytes whose value is architecturally undefined. */
   memIgnore: { addr: number; len: number }[];
-  /** Compare CR2 by page only (multi-part operands whose faulting byte is implementation-specific). */
-  cr2PageOnly?: boolean;
+  /**
+   * A multi-part operand (x87 m64/m80/environment, FXSAVE area) whose faulting byte is implementation-specific:
+   * CR2 agrees when both sides report an address inside it.
+   */
+  cr2Within?: { addr: number; len: number };
 }
 
 export interface GenCase extends CaseInput {
@@ -173,7 +176,7 @@ export class Builder {
   memIgnore: { addr: number; len: number }[] = [];
   fpu: FpuCompare = 'off';
   memSeed: number;
-  cr2PageOnly = false;
+  cr2Within: { addr: number; len: number } | undefined;
   /** Memory operands are aligned to this many bytes in most cases (FXSAVE needs 16). */
   align = 0;
   /** Index of the ModRM byte in body. */
@@ -650,9 +653,9 @@ hook(['bound'], {
 hook(['fxsave'], {
   pre(b) {
     b.align = 16;
-    b.cr2PageOnly = true;
   },
   post(b) {
+    b.cr2Within = { addr: b.memTarget, len: 512 };
     // AMD stores FOP/FIP/FDP only while FSW.ES is set (docs/fpu.md); MXCSR_MASK is model-specific; the XMM and
     // reserved areas hold SSE state this CPU does not implement.
     const t = b.memTarget;
@@ -664,9 +667,9 @@ hook(['fxsave'], {
 hook(['fxrstor'], {
   pre(b) {
     b.align = 16;
-    b.cr2PageOnly = true;
   },
   post(b) {
+    b.cr2Within = { addr: b.memTarget, len: 512 };
     const rng = b.rng;
     const t = b.memTarget;
     b.patch(t, 0x40 | (rng.u32() & 0x1f3f), 2);
@@ -844,7 +847,7 @@ export function generateCase(e: OpcodeEntry, index: number, opts: GenOptions): G
     codeOffset: CODE_ENTRY - CODE_BASE,
     code: b.code(),
     patches: b.patches,
-    cmp: { flagsMask: FLAGS_COMPARED & ~undef, regMask: b.regMask, fpu: b.fpu, memIgnore: b.memIgnore, cr2PageOnly: b.cr2PageOnly },
+    cmp: { flagsMask: FLAGS_COMPARED & ~undef, regMask: b.regMask, fpu: b.fpu, memIgnore: b.memIgnore, cr2Within: b.cr2Within },
   };
 }
 

@@ -120,8 +120,9 @@ export function compareOutcomes(c: GenCase, n: Outcome, i: Outcome): Difference[
       const m = n.vector === 14 ? PF_ERR_COMPARED : 0xffff;
       if ((n.err & m) !== (i.err & m)) add('error code', hex(n.err & m, 4), hex(i.err & m, 4));
     }
-    const cr2Mask = c.cmp.cr2PageOnly ? 0xfffff000 : 0xffffffff;
-    if (n.vector === 14 && ((n.cr2 ^ i.cr2) & cr2Mask) !== 0) add('cr2', hex(n.cr2), hex(i.cr2));
+    const w = c.cmp.cr2Within;
+    const inside = (a: number) => w !== undefined && ((a - w.addr) >>> 0) < w.len;
+    if (n.vector === 14 && n.cr2 !== i.cr2 && !(inside(n.cr2) && inside(i.cr2))) add('cr2', hex(n.cr2), hex(i.cr2));
   }
   if (n.eip !== i.eip) add('eip', hex(n.eip), hex(i.eip));
   for (let r = 0; r < 8; r++) {
