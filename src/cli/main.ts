@@ -9,7 +9,7 @@ import { attachTerminal } from '../host/terminal.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_KERNEL = join(REPO_ROOT, 'guest', 'out', 'bzImage');
-export const DEFAULT_INITRD = join(REPO_ROOT, 'guest', 'out', 'initramfs.cpio.gz');
+export const DEFAULT_INITRD = join(REPO_ROOT, 'guest', 'out', 'initramfs.cpio');
 export const DEFAULT_APPEND = 'console=ttyS0 tsc=reliable panic=-1';
 
 const HELP = `Usage: lilyvm run [options]

@@ -1,8 +1,8 @@
 import {
-  CR0_PE, CR0_PG, CR0_WP, CR4_PSE, CR4_PGE, CR0_EM, CR0_TS, CR0_MP, CR0_ET,
+  CR0_PE, CR0_PG, CR0_AM, CR0_WP, CR4_PSE, CR4_PGE, CR0_EM, CR0_TS, CR0_MP, CR0_ET,
   CS, SS, DS, ES, FS, GS, ESP,
   DESC_CODE, DESC_DB, DESC_DC, DESC_G, DESC_P, DESC_RW, DESC_S, DESC_A,
-  EXC_DB, EXC_DF, EXC_GP, EXC_NP, EXC_PF, EXC_SS, EXC_TS, EXC_UD, EXC_NM,
+  EXC_AC, EXC_DB, EXC_DF, EXC_GP, EXC_NP, EXC_PF, EXC_SS, EXC_TS, EXC_UD, EXC_NM,
   FLAG_AF, FLAG_CF, FLAG_FIXED, FLAG_IF, FLAG_NT, FLAG_OF, FLAG_PF, FLAG_RF, FLAG_SF, FLAG_TF,
   FLAG_VM, FLAG_ZF, FLAGS_ARITH, FLAGS_SUPPORTED, FLAG_IOPL, FLAG_AC,
   PF_P, PF_U, PF_W,
@@ -582,20 +582,13 @@ export class Cpu implements FpuHost {
 
   read16(lin: number): number {
     const e = this.tlb[lin >>> 12];
-    if ((e & this.readMask) === T_VALID && (lin & 0xfff) !== 0xfff) {
-      const p = (e & ~0xfff) ^ lin;
-      return p & 1 ? this.mem8[p] | (this.mem8[p + 1] << 8) : this.mem16[p >> 1];
-    }
+    if ((e & this.readMask) === T_VALID && (lin & 1) === 0) return this.mem16[((e & ~0xfff) ^ lin) >> 1];
     return this.readSlow(lin, 2, this.cpl === 3);
   }
 
   read32(lin: number): number {
     const e = this.tlb[lin >>> 12];
-    if ((e & this.readMask) === T_VALID && (lin & 0xfff) <= 0xffc) {
-      const p = (e & ~0xfff) ^ lin;
-      if (p & 3) return this.mem8[p] | (this.mem8[p + 1] << 8) | (this.mem8[p + 2] << 16) | (this.mem8[p + 3] << 24);
-      return this.mem32[p >> 2];
-    }
+    if ((e & this.readMask) === T_VALID && (lin & 3) === 0) return this.mem32[((e & ~0xfff) ^ lin) >> 2];
     return this.readSlow(lin, 4, this.cpl === 3);
   }
 
@@ -610,14 +603,8 @@ export class Cpu implements FpuHost {
 
   write16(lin: number, v: number): void {
     const e = this.tlb[lin >>> 12];
-    if ((e & this.writeMask) === T_VALID && (lin & 0xfff) !== 0xfff) {
-      const p = (e & ~0xfff) ^ lin;
-      if (p & 1) {
-        this.mem8[p] = v;
-        this.mem8[p + 1] = v >> 8;
-      } else {
-        this.mem16[p >> 1] = v;
-      }
+    if ((e & this.writeMask) === T_VALID && (lin & 1) === 0) {
+      this.mem16[((e & ~0xfff) ^ lin) >> 1] = v;
       return;
     }
     this.writeSlow(lin, 2, v, this.cpl === 3);
@@ -625,16 +612,8 @@ export class Cpu implements FpuHost {
 
   write32(lin: number, v: number): void {
     const e = this.tlb[lin >>> 12];
-    if ((e & this.writeMask) === T_VALID && (lin & 0xfff) <= 0xffc) {
-      const p = (e & ~0xfff) ^ lin;
-      if (p & 3) {
-        this.mem8[p] = v;
-        this.mem8[p + 1] = v >> 8;
-        this.mem8[p + 2] = v >> 16;
-        this.mem8[p + 3] = v >> 24;
-      } else {
-        this.mem32[p >> 2] = v;
-      }
+    if ((e & this.writeMask) === T_VALID && (lin & 3) === 0) {
+      this.mem32[((e & ~0xfff) ^ lin) >> 2] = v;
       return;
     }
     this.writeSlow(lin, 4, v, this.cpl === 3);
@@ -662,7 +641,21 @@ export class Cpu implements FpuHost {
     if (((lin & 0xfff) + len) > 0x1000) this.translate(nextPage(lin), false, user);
   }
 
+  /**
+   * #AC(0): an unaligned access at CPL 3 with CR0.AM and EFLAGS.AC set. The fast
+   * paths take aligned accesses only, so the check lives here. It comes before
+   * the page walk, as on hardware.
+   */
+  private checkAlignment(lin: number, len: number, user: boolean): void {
+    if (user && (lin & (len - 1)) && (this.cr0 & CR0_AM) && (this.flags & FLAG_AC)) throw new CpuFault(EXC_AC, 0);
+  }
+
+  alignmentCheckEnabled(): boolean {
+    return this.cpl === 3 && (this.cr0 & CR0_AM) !== 0 && (this.flags & FLAG_AC) !== 0;
+  }
+
   private readSlow(lin: number, len: 2 | 4, user: boolean): number {
+    this.checkAlignment(lin, len, user);
     if ((lin & 0xfff) + len <= 0x1000) return this.physRead(this.translate(lin, false, user), len);
     const p0 = this.translate(lin, false, user);
     const p1 = this.translate(nextPage(lin), false, user);
@@ -675,6 +668,7 @@ export class Cpu implements FpuHost {
   }
 
   private writeSlow(lin: number, len: 2 | 4, v: number, user: boolean): void {
+    this.checkAlignment(lin, len, user);
     if ((lin & 0xfff) + len <= 0x1000) {
       this.physWrite(this.translate(lin, true, user), len, v);
       return;
@@ -941,7 +935,10 @@ export class Cpu implements FpuHost {
     const lin = this.linear(this.eaSeg, this.eaOff, 2, true);
     this.rmwLin = lin;
     const e = this.tlb[lin >>> 12];
-    if ((e & this.writeMask) !== T_VALID || (lin & 0xfff) === 0xfff) this.checkWrite(lin, 2);
+    if ((e & this.writeMask) !== T_VALID || (lin & 1) !== 0) {
+      this.checkAlignment(lin, 2, this.cpl === 3);
+      this.checkWrite(lin, 2);
+    }
     return this.read16(lin);
   }
   readRmwE32(): number {
@@ -950,7 +947,10 @@ export class Cpu implements FpuHost {
     const lin = this.linear(this.eaSeg, this.eaOff, 4, true);
     this.rmwLin = lin;
     const e = this.tlb[lin >>> 12];
-    if ((e & this.writeMask) !== T_VALID || (lin & 0xfff) > 0xffc) this.checkWrite(lin, 4);
+    if ((e & this.writeMask) !== T_VALID || (lin & 3) !== 0) {
+      this.checkAlignment(lin, 4, this.cpl === 3);
+      this.checkWrite(lin, 4);
+    }
     return this.read32(lin);
   }
   writeRmwE8(v: number): void {

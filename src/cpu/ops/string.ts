@@ -75,6 +75,8 @@ function fastRun(cpu: Cpu, seg: number, off: number, w: number, step: number, ma
   const lin = cpu.linear(seg, off, w, isWrite);
   const inPage = lin & 0xfff;
   if (inPage + w > 0x1000) return 0;
+  // Unaligned elements under alignment checking take the ordinary path, which raises #AC.
+  if (lin & (w - 1) && cpu.alignmentCheckEnabled()) return 0;
   let n = step > 0 ? (0x1000 - inPage) / w : inPage / w + 1;
   n = Math.floor(n);
   if (max < n) n = max;

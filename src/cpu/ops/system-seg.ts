@@ -213,10 +213,11 @@ export function verify(cpu: Cpu, write: boolean): void {
 /** 63: ARPL Ew, Gw. */
 export function arpl(cpu: Cpu): void {
   requireProtectedMode(cpu);
-  const dst = cpu.readRmwE16();
+  // A plain read first: the destination is written only when its RPL changes (as the hardware does).
+  const dst = cpu.readE16();
   const src = cpu.getReg16(cpu.regField);
   if ((dst & 3) < (src & 3)) {
-    cpu.writeRmwE16((dst & ~3) | (src & 3));
+    cpu.writeE16((dst & ~3) | (src & 3));
     setZF(cpu, true);
   } else {
     setZF(cpu, false);
