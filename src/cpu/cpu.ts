@@ -791,11 +791,24 @@ export class Cpu implements FpuHost {
   }
 
   fetch16(): number {
+    const eip = this.eip;
+    if (eip >= this.fetchStart && eip + 2 <= this.fetchEnd) {
+      this.eip = eip + 2;
+      const p = eip + this.fetchDelta;
+      return this.mem8[p] | (this.mem8[p + 1] << 8);
+    }
     const lo = this.fetch8();
     return lo | (this.fetch8() << 8);
   }
 
   fetch32(): number {
+    const eip = this.eip;
+    if (eip >= this.fetchStart && eip + 4 <= this.fetchEnd) {
+      this.eip = eip + 4;
+      const p = eip + this.fetchDelta;
+      const m = this.mem8;
+      return m[p] | (m[p + 1] << 8) | (m[p + 2] << 16) | (m[p + 3] << 24);
+    }
     const a = this.fetch8();
     const b = this.fetch8();
     const c = this.fetch8();
@@ -1371,7 +1384,7 @@ export class Cpu implements FpuHost {
       const tf = this.flags & FLAG_TF;
       this.step();
       this.instructionsRetired++;
-      if (this.replayPos !== 0 || this.replay.length !== 0) this.ioIterationDone();
+      if (this.replay.length !== 0) this.ioIterationDone();
       if (tf) {
         this.instrEip = this.eip;
         this.instrEsp = this.r32[ESP];
