@@ -650,10 +650,14 @@ hook(['bound'], {
   },
 });
 
+/** With EFLAGS.AC set, a misaligned FXSAVE/FXRSTOR area raises #AC or #GP depending on the processor (SDM FXSAVE). */
+function fxAlign(b: Builder): void {
+  b.align = 16;
+  b.eflags &= ~FLAG_AC;
+}
+
 hook(['fxsave'], {
-  pre(b) {
-    b.align = 16;
-  },
+  pre: fxAlign,
   post(b) {
     b.cr2Within = { addr: b.memTarget, len: 512 };
     // AMD stores FOP/FIP/FDP only while FSW.ES is set (docs/fpu.md); MXCSR_MASK is model-specific; the XMM and
@@ -665,9 +669,7 @@ hook(['fxsave'], {
 });
 
 hook(['fxrstor'], {
-  pre(b) {
-    b.align = 16;
-  },
+  pre: fxAlign,
   post(b) {
     b.cr2Within = { addr: b.memTarget, len: 512 };
     const rng = b.rng;
