@@ -249,7 +249,8 @@ export function shrink(h: Harness, r: CaseReport): CaseReport {
   if (variants.length === 0) return r;
   const still = (x: CaseReport) =>
     fieldsOf(x) === fields && x.native.kind === r.native.kind && x.native.vector === r.native.vector &&
-    x.interp.kind === r.interp.kind && x.interp.vector === r.interp.vector && x.native.cr2 === r.native.cr2;
+    x.interp.kind === r.interp.kind && x.interp.vector === r.interp.vector && x.native.cr2 === r.native.cr2 &&
+    x.interp.cr2 === r.interp.cr2;
   const round1 = runCases(h, variants).filter(still);
   if (round1.length === 0) return r;
   const merged: GenCase = { ...c, regs: c.regs.slice() };
