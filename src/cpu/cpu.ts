@@ -399,7 +399,8 @@ export class Cpu implements FpuHost {
    */
   linear(seg: number, offset: number, len: number, isWrite: boolean): number {
     const bit = 1 << seg;
-    if ((isWrite ? this.segFastWrite : this.segFastRead) & bit) return offset | 0;
+    // A flat segment still faults when the access runs past 4 GiB (offset + len wraps).
+    if ((isWrite ? this.segFastWrite : this.segFastRead) & bit && (offset >>> 0) <= 0x1_0000_0000 - len) return offset | 0;
     return this.linearChecked(seg, offset, len, isWrite);
   }
 
@@ -630,6 +631,7 @@ export class Cpu implements FpuHost {
   /** Throws the fault now if [lin, lin+len) cannot be written at the current CPL. */
   checkWrite(lin: number, len: number): void {
     const user = this.cpl === 3;
+    if (len === 2 || len === 4 || len === 8) this.checkAlignment(lin, len, user);
     this.translate(lin, true, user);
     if (((lin & 0xfff) + len) > 0x1000) this.translate(nextPage(lin), true, user);
   }
@@ -637,6 +639,7 @@ export class Cpu implements FpuHost {
   /** Throws the fault now if [lin, lin+len) cannot be read at the current CPL. */
   checkRead(lin: number, len: number): void {
     const user = this.cpl === 3;
+    if (len === 2 || len === 4 || len === 8) this.checkAlignment(lin, len, user);
     this.translate(lin, false, user);
     if (((lin & 0xfff) + len) > 0x1000) this.translate(nextPage(lin), false, user);
   }

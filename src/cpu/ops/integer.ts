@@ -378,7 +378,7 @@ export function enter(cpu: Cpu): void {
     stackWrite(cpu, delta, frameTemp, o32);
   }
   const newSp = ss32 ? (sp0 + delta - alloc) | 0 : (sp0 + delta - alloc) & 0xffff;
-  cpu.checkWrite(cpu.linear(SS, newSp, 1, true), 1);
+  cpu.checkWrite(cpu.linear(SS, newSp, w, true), w);
   if (o32) cpu.r32[EBP] = frameTemp;
   else cpu.r16[EBP << 1] = frameTemp;
   cpu.setSp(newSp);
