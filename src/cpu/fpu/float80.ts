@@ -251,6 +251,11 @@ export function roundPack(
       return { sign, inf: false, kept: rKept, lsb: rLsb - biasAdjust, e: eR - biasAdjust };
     }
     ctx.flags |= FLAG_PE;
+    if (!(ctx.masks & FLAG_OE) && biasAdjust !== 0) {
+      // Too large even for the adjusted exponent (FSCALE): the CPU delivers a signed infinity, C1 set, whatever the rounding mode.
+      ctx.roundedUp = true;
+      return { sign, inf: true, kept: 0n, lsb: 0, e: 0 };
+    }
     const rc = ctx.rc;
     const toInf = rc === RC_NEAREST || (rc === RC_UP && sign === 0) || (rc === RC_DOWN && sign === 1);
     ctx.roundedUp = toInf;
