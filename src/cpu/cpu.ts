@@ -1370,30 +1370,47 @@ export class Cpu implements FpuHost {
   }
 
   private loop(end: number): void {
+    const r32 = this.r32;
     while (this.instructionsRetired < end) {
-      if (this.irqInhibit) {
-        this.irqInhibit--;
-      } else if (this.intrPending && (this.flags & FLAG_IF)) {
-        this.intrPending = false;
-        this.instrEip = this.eip;
-        this.instrEsp = this.r32[ESP];
-        const vector = this.interrupts.acknowledge();
-        this.interrupt(vector, false, -1, true);
-        this.intrPending = this.interrupts.hasInterrupt();
+      if (this.irqInhibit !== 0 || this.intrPending || (this.flags & FLAG_TF) !== 0 || this.replay.length !== 0) {
+        this.slowStep();
         continue;
       }
       this.instrEip = this.eip;
-      this.instrEsp = this.r32[ESP];
-      const tf = this.flags & FLAG_TF;
-      this.step();
+      this.instrEsp = r32[ESP];
+      this.o32 = this.a32 = this.csDefault32;
+      this.segOverride = -1;
+      this.rep = 0;
+      this.lock = false;
+      this.ops1[this.fetch8()](this);
       this.instructionsRetired++;
-      if (this.replay.length !== 0) this.ioIterationDone();
-      if (tf) {
-        this.instrEip = this.eip;
-        this.instrEsp = this.r32[ESP];
-        this.dr[6] |= 0x4000;
-        this.interrupt(EXC_DB, false, -1, true);
-      }
+    }
+  }
+
+  /** One loop iteration with the rare cases: interrupt shadow, INTR, single-step, an instruction replayed after an exit. */
+  private slowStep(): void {
+    if (this.irqInhibit) {
+      this.irqInhibit--;
+    } else if (this.intrPending && (this.flags & FLAG_IF)) {
+      this.intrPending = false;
+      this.instrEip = this.eip;
+      this.instrEsp = this.r32[ESP];
+      const vector = this.interrupts.acknowledge();
+      this.interrupt(vector, false, -1, true);
+      this.intrPending = this.interrupts.hasInterrupt();
+      return;
+    }
+    this.instrEip = this.eip;
+    this.instrEsp = this.r32[ESP];
+    const tf = this.flags & FLAG_TF;
+    this.step();
+    this.instructionsRetired++;
+    if (this.replay.length !== 0) this.ioIterationDone();
+    if (tf) {
+      this.instrEip = this.eip;
+      this.instrEsp = this.r32[ESP];
+      this.dr[6] |= 0x4000;
+      this.interrupt(EXC_DB, false, -1, true);
     }
   }
 
