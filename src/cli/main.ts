@@ -112,9 +112,13 @@ export async function main(argv: string[]): Promise<number> {
       onData: (bytes) => vm.machine.consoleIn(bytes),
       onQuit: () => vm.machine.stop({ kind: 'quit', status: 0 }),
     });
-    const reason = await vm.run();
-    detach();
-    vm.close();
+    let reason;
+    try {
+      reason = await vm.run();
+    } finally {
+      detach();
+      vm.close();
+    }
     if (reason.kind === 'error' || reason.kind === 'triple-fault') process.stderr.write(`\nlilyvm: ${reason.message}\n`);
     return reason.status;
   } catch (e) {
