@@ -251,7 +251,15 @@ export class Machine {
   async run(): Promise<StopReason> {
     let lastYield = this.host.clock.monotonicNs();
     while (!this.stopReason) {
-      const waitNs = this.runSlice();
+      let waitNs: number;
+      try {
+        waitNs = this.runSlice();
+      } catch (e) {
+        // A device or engine bug must end the run with a report, not take the host process down.
+        const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+        this.stop({ kind: 'error', status: 1, message: `internal error while running the guest: ${detail}` });
+        break;
+      }
       this.flushConsole();
       if (this.stopReason) break;
       if (waitNs > 0) {
@@ -272,7 +280,7 @@ export class Machine {
       }
     }
     this.flushConsole();
-    return this.stopReason;
+    return this.stopReason!;
   }
 
   flushConsole(): void {

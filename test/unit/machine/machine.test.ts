@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildMachine } from '../../../src/machine/machine.ts';
+import type { BusDevice } from '../../../src/bus/device.ts';
+
+/** A tiny bzImage whose 32-bit entry runs `code` (the boot protocol only needs the header). */
+function bzImageRunning(code: number[]): Uint8Array {
+  const img = new Uint8Array(5 * 512 + 4096);
+  const v = new DataView(img.buffer);
+  img[0x1f1] = 4;
+  v.setUint32(0x1f4, 4096 / 16, true);
+  img[0x201] = 0x6a;
+  v.setUint32(0x202, 0x53726448, true);
+  v.setUint16(0x206, 0x020f, true);
+  img[0x211] = 0x01;
+  v.setUint32(0x214, 0x100000, true);
+  v.setUint32(0x22c, 0x7fffffff, true);
+  v.setUint32(0x238, 255, true);
+  img.set(code, 5 * 512);
+  return img;
+}
+
+const frozenClock = { wallTimeMs: () => 1_700_000_000_000, monotonicNs: () => 0 };
+
+function machineFor(code: number[]) {
+  const out: number[] = [];
+  const m = buildMachine(
+    { memoryBytes: 32 * 1024 * 1024, engine: 'interp', disks: [], images: { kernel: bzImageRunning(code), kernelName: 'test', cmdline: '' } },
+    { clock: frozenClock, realtime: false, consoleOut: (b) => out.push(...b), entropy: (b) => b.fill(4), warn: () => {} },
+  );
+  return { m, out };
+}
+
+test('a guest that writes to COM1 and then the debug-exit port ends the run with its status', async () => {
+  // mov dx,0x3f8; mov al,'K'; out dx,al; mov dx,0x501; mov al,3; out dx,al
+  const { m, out } = machineFor([0x66, 0xba, 0xf8, 0x03, 0xb0, 0x4b, 0xee, 0x66, 0xba, 0x01, 0x05, 0xb0, 0x03, 0xee, 0xf4]);
+  const reason = await m.run();
+  assert.deepEqual(reason, { kind: 'debug-exit', status: 7 });
+  assert.deepEqual(out, [0x4b]);
+});
+
+test('CLI then HLT powers the machine off; a keyboard-controller reset ends the run', async () => {
+  assert.deepEqual(await machineFor([0xfa, 0xf4]).m.run(), { kind: 'poweroff', status: 0 });
+  // mov al,0xfe; out 0x64,al
+  assert.deepEqual(await machineFor([0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe]).m.run(), { kind: 'reset', status: 0 });
+});
+
+test('a device that throws ends the run with an error report instead of crashing the host', async () => {
+  const { m } = machineFor([0xe4, 0x99, 0xf4]); // in al, 0x99
+  const broken: BusDevice = { read: () => { throw new Error('device bug'); }, write: () => {} };
+  m.ioBus.register(0x99, 1, broken, 'broken');
+  const reason = await m.run();
+  assert.equal(reason.kind, 'error');
+  assert.match(reason.kind === 'error' ? reason.message : '', /internal error while running the guest: Error: device bug/);
+});
+
+test('virtual time in a deterministic run advances only with instructions and halts', async () => {
+  // 1000 NOPs, then the debug exit.
+  const code = [...new Array(1000).fill(0x90), 0x66, 0xba, 0x01, 0x05, 0xb0, 0x00, 0xee];
+  const { m } = machineFor(code);
+  await m.run();
+  assert.equal(m.nowNs(), m.vcpu.instructionsRetired * 10);
+});
