@@ -4,6 +4,7 @@ import type { AccessSize } from '../bus/device.ts';
 import { GuestMemory } from '../memory/guest-memory.ts';
 import { Scheduler } from './scheduler.ts';
 import type { HostClock } from './clock.ts';
+import { Timebase } from './timebase.ts';
 import * as L from './layout.ts';
 import { Pic8259Pair } from '../devices/pic8259.ts';
 import { Pit8254 } from '../devices/pit8254.ts';
@@ -23,16 +24,6 @@ import { loadLinux, BOOT_CS, BOOT_DS, type LinuxImages } from '../boot/linux.ts'
 import type { CpuState } from '../cpu/state.ts';
 import type { EngineName } from './config.ts';
 
-/** Virtual nanoseconds per retired instruction at start, and always in deterministic runs (a 100 MIPS CPU). */
-const NOMINAL_NS_PER_INSTRUCTION = 10;
-/** In real-time runs the rate is re-fitted this often (host time) to keep virtual time on the host clock. */
-const RATE_PERIOD_NS = 10e6;
-/** A lag behind the host clock is worked off over about this long. */
-const CATCH_UP_NS = 200e6;
-/** Rate limits: one re-fit changes the rate by at most 25%, so consecutive TSC deltas in a calibration loop stay alike. */
-const RATE_STEP = 1.25;
-const MIN_NS_PER_INSTRUCTION = 0.5;
-const MAX_NS_PER_INSTRUCTION = 10_000;
 /** How far virtual time may run ahead of the host clock before the run loop waits. */
 const MAX_LEAD_NS = 20e6;
 /** Longest run() slice, in instructions, so timers and host input are served promptly. */
@@ -91,19 +82,7 @@ export class Machine {
   nextPciSlot = 1;
   stopReason: StopReason | undefined;
 
-  // Virtual time: vtime = syncNs + (retired - syncInstructions) * nsPerInstruction.
-  // It advances smoothly with the guest's instructions, at a rate re-fitted to the
-  // host clock (so TSC/PIT calibration loops see steady time), and jumps forward
-  // only while the CPU is halted, never past a timer deadline (so no tick is lost).
-  private syncNs = 0;
-  private syncInstructions = 0;
-  private nsPerInstruction = NOMINAL_NS_PER_INSTRUCTION;
-  private rateHostNs = 0;
-  private rateInstructions = 0;
-  private rateHalted = false;
-  /** Host ns the run loop spent waiting since the last rate fit (not guest work). */
-  private rateWaitNs = 0;
-  private readonly hostStartNs: number;
+  readonly time: Timebase;
   private wake: (() => void) | undefined;
   private trace: TraceSink | undefined;
   /** COM1 output not yet handed to the host (flushed after every slice). */
@@ -111,51 +90,12 @@ export class Machine {
 
   constructor(readonly host: MachineHost, readonly memoryBytes: number) {
     this.memory = new GuestMemory(memoryBytes);
-    this.hostStartNs = host.clock.monotonicNs();
+    this.time = new Timebase(() => (this.vcpu ? this.vcpu.instructionsRetired : 0), host.realtime ? host.clock : undefined);
   }
 
   /** Current virtual time in ns (also the TSC at 1 GHz). */
   nowNs(): number {
-    const retired = this.vcpu ? this.vcpu.instructionsRetired : 0;
-    return this.syncNs + (retired - this.syncInstructions) * this.nsPerInstruction;
-  }
-
-  private setRate(nsPerInstruction: number): void {
-    this.syncNs = this.nowNs();
-    this.syncInstructions = this.vcpu.instructionsRetired;
-    this.nsPerInstruction = nsPerInstruction;
-  }
-
-  /** Re-fit the instruction rate so virtual time follows the host clock (real-time runs). */
-  private adaptRate(): void {
-    const host = this.hostElapsedNs();
-    const dt = host - this.rateHostNs - this.rateWaitNs;
-    if (dt < RATE_PERIOD_NS) return;
-    const retired = this.vcpu.instructionsRetired;
-    const n = retired - this.rateInstructions;
-    if (!this.rateHalted && n > 0) {
-      const actual = dt / n;
-      const lag = host - this.nowNs();
-      let target = actual * Math.min(4, Math.max(0.5, 1 + lag / CATCH_UP_NS));
-      target = Math.min(this.nsPerInstruction * RATE_STEP, Math.max(this.nsPerInstruction / RATE_STEP, target));
-      this.setRate(Math.min(MAX_NS_PER_INSTRUCTION, Math.max(MIN_NS_PER_INSTRUCTION, target)));
-    }
-    this.rateHostNs = host;
-    this.rateInstructions = retired;
-    this.rateHalted = false;
-    this.rateWaitNs = 0;
-  }
-
-  private hostElapsedNs(): number {
-    return this.host.clock.monotonicNs() - this.hostStartNs;
-  }
-
-  /** Move virtual time forward to t (never backward). */
-  private jumpTo(t: number): void {
-    if (t > this.nowNs()) {
-      this.syncNs = t;
-      this.syncInstructions = this.vcpu.instructionsRetired;
-    }
+    return this.time.nowNs();
   }
 
   /** Bring device time up to the vCPU and fire due timers. */
@@ -207,15 +147,15 @@ export class Machine {
     const deadline = this.scheduler.nextDeadlineNs();
     const now = this.nowNs();
     let budget = MAX_SLICE;
-    if (deadline !== Infinity) budget = Math.max(1, Math.min(MAX_SLICE, Math.ceil((deadline - now) / this.nsPerInstruction)));
+    if (deadline !== Infinity) budget = Math.max(1, Math.min(MAX_SLICE, Math.ceil((deadline - now) / this.time.nsPerInstruction)));
     if (this.trace) budget = this.traceStep(budget);
     const exit = this.vcpu.run(budget);
     if (exit.kind === 'halt') return this.idle();
     this.handleExit(exit);
     if (exit.kind === 'budget') this.syncTime();
     if (this.host.realtime) {
-      this.adaptRate();
-      const lead = this.nowNs() - this.hostElapsedNs();
+      this.time.adaptRate();
+      const lead = this.nowNs() - this.time.hostNs();
       if (lead > MAX_LEAD_NS) return lead;
     }
     return 0;
@@ -231,19 +171,19 @@ export class Machine {
     const next = this.scheduler.nextDeadlineNs();
     if (!this.host.realtime) {
       if (next === Infinity) return Infinity;
-      this.jumpTo(next);
+      this.time.jumpTo(next);
       this.syncTime();
       return 0;
     }
-    this.rateHalted = true;
-    const host = this.hostElapsedNs();
+    this.time.noteHalt();
+    const host = this.time.hostNs();
     if (next <= host) {
       // Behind the host clock: deliver the deadlines one by one without sleeping.
-      this.jumpTo(next);
+      this.time.jumpTo(next);
       this.syncTime();
       return 0;
     }
-    this.jumpTo(host);
+    this.time.jumpTo(host);
     return next === Infinity ? Infinity : next - host;
   }
 
@@ -270,7 +210,7 @@ export class Machine {
         });
         this.wake = undefined;
         lastYield = this.host.clock.monotonicNs();
-        this.rateWaitNs += lastYield - before;
+        this.time.noteWait(lastYield - before);
         continue;
       }
       const t = this.host.clock.monotonicNs();
