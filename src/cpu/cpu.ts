@@ -8,7 +8,7 @@ import {
   PF_P, PF_U, PF_W,
   SYS_INT_GATE16, SYS_INT_GATE32, SYS_TRAP_GATE16, SYS_TRAP_GATE32, SYS_TASK_GATE,
   SYS_TSS32_AVAIL, SYS_TSS32_BUSY, SYS_TSS16_AVAIL, SYS_TSS16_BUSY,
-  REG32_NAMES, SEG_NAMES, FLAG_DF,
+  REG32_NAMES, SEG_NAMES,
 } from './constants.ts';
 import type { AccessSize } from '../bus/device.ts';
 import type { InterruptSource, VmExit } from '../engines/vcpu.ts';

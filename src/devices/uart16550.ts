@@ -307,7 +307,6 @@ export class Uart16550 implements BusDevice {
   }
 
   private writeMcr(value: number): void {
-    const wasLoop = (this.mcr & MCR_LOOP) !== 0;
     this.mcr = value & MCR_MASK;
     this.setModemLines(this.mcr & MCR_LOOP ? loopbackLines(this.mcr) : MSR_LINES_CONNECTED);
     if (!(this.mcr & MCR_LOOP)) this.pump();

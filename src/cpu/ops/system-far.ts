@@ -9,7 +9,7 @@ import {
   SYS_CALL_GATE16, SYS_CALL_GATE32, SYS_TASK_GATE, SYS_TSS16_AVAIL, SYS_TSS32_AVAIL,
 } from '../constants.ts';
 import {
-  commitSegment, dplOf, gpFault, isConformingCode, isNullSelector, isVm86, nullInaccessibleDataSegments,
+  commitSegment, dplOf, gpFault, isNullSelector, isVm86, nullInaccessibleDataSegments,
 } from './system-seg.ts';
 
 /** Every EFLAGS bit this CPU has: IRETD into virtual-8086 mode loads them all. */
