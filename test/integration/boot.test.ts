@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Vm, DEFAULT_KERNEL } from '../../src/index.ts';
@@ -25,12 +25,22 @@ async function bootToShell(disks: string[] = []): Promise<Vm> {
 }
 
 test('boots the default guest, runs uname, keeps a file on a virtio disk across boots', { skip, timeout: 900_000 }, async () => {
-  const disk = join(mkdtempSync(join(tmpdir(), 'lilyvm-disk-')), 'disk.img');
+  const dir = mkdtempSync(join(tmpdir(), 'lilyvm-disk-'));
+  const disk = join(dir, 'disk.img');
   writeFileSync(disk, Buffer.alloc(8 * 1024 * 1024));
+  const roDisk = join(dir, 'ro.img');
+  const roContents = Buffer.alloc(1024 * 1024, 0x5a);
+  writeFileSync(roDisk, roContents);
 
-  const vm = await bootToShell([disk]);
+  const vm = await bootToShell([disk, `${roDisk},ro`]);
   const uname = await shell(vm, 'uname -a');
   assert.match(uname, /^Linux \S+ 6\.1\.\S+ .* i[3-6]86/);
+  // The read-only disk: the guest sees it read-only, reads it, and cannot write it.
+  assert.match(await shell(vm, 'cat /sys/block/vdb/ro'), /^1$/m);
+  assert.match(await shell(vm, 'od -An -tx1 -N4 /dev/vdb'), /5a 5a 5a 5a/);
+  assert.match(await shell(vm, 'echo x | dd of=/dev/vdb 2>&1; echo rc=$?'), /rc=1/);
+  // Entropy from virtio-rng.
+  assert.match(await shell(vm, 'dd if=/dev/hwrng bs=16 count=1 2>/dev/null | od -An -tx1 | wc -w'), /^16$/m);
   const mk = await shell(vm, 'mke2fs /dev/vda >/dev/null && mount /dev/vda /mnt && echo lilyvm-$((6*7)) > /mnt/hello && umount /mnt && echo written');
   assert.match(mk, /written/);
   vm.type('poweroff -f\n');
@@ -42,6 +52,7 @@ test('boots the default guest, runs uname, keeps a file on a virtio disk across 
   assert.match(read, /lilyvm-42/);
   again.type('poweroff -f\n');
   assert.equal((await again.stopped).kind, 'poweroff');
+  assert.deepEqual(readFileSync(roDisk), roContents, 'the read-only image is untouched');
 });
 
 test('a shell loop of 200 fork+exec runs to the end', { skip, timeout: 900_000 }, async () => {
