@@ -23,23 +23,30 @@ function lockCheck(cpu: Cpu, e: OpcodeEntry | undefined): void {
   if (!e || !e.lockable || cpu.modrm >= 0xc0) throw new CpuFault(EXC_UD, 0);
 }
 
-/**
- * Each dispatch wrapper is compiled from its own source text so that V8 gives
- * every opcode its own call-site feedback: one shared closure would make the
- * call to `exec` megamorphic and never inlined.
- */
-function specialize(body: string, env: Record<string, unknown>): Handler {
-  const names = Object.keys(env);
-  return new Function(...names, `return function dispatch(cpu) { ${body} }`)(...names.map((n) => env[n])) as Handler;
-}
-
 function wrap(e: OpcodeEntry): Handler {
-  const env = { exec: e.exec, lockCheck, e };
+  const exec = e.exec;
   // Prefixes (0F included) pass LOCK on to the instruction they introduce.
-  if (e.prefix) return specialize('exec(cpu);', env);
-  if (!needsModrm(e)) return specialize('if (cpu.lock) lockCheck(cpu, undefined); exec(cpu);', env);
-  const formCheck = e.modrmForm ? `if ((cpu.modrm >= 0xc0) !== ${e.modrmForm === 'reg'}) cpu.undefinedOpcode();` : '';
-  return specialize(`cpu.decodeModrm(); ${formCheck} if (cpu.lock) lockCheck(cpu, e); exec(cpu);`, env);
+  if (e.prefix) return exec;
+  if (!needsModrm(e)) {
+    return (cpu) => {
+      if (cpu.lock) lockCheck(cpu, undefined);
+      exec(cpu);
+    };
+  }
+  if (e.modrmForm) {
+    const wantReg = e.modrmForm === 'reg';
+    return (cpu) => {
+      cpu.decodeModrm();
+      if ((cpu.modrm >= 0xc0) !== wantReg) cpu.undefinedOpcode();
+      if (cpu.lock) lockCheck(cpu, e);
+      exec(cpu);
+    };
+  }
+  return (cpu) => {
+    cpu.decodeModrm();
+    if (cpu.lock) lockCheck(cpu, e);
+    exec(cpu);
+  };
 }
 
 function groupHandler(rows: (OpcodeEntry | undefined)[][]): Handler {
@@ -53,11 +60,13 @@ function groupHandler(rows: (OpcodeEntry | undefined)[][]): Handler {
     }
   }
   const sub = entries.map((e) => e?.exec ?? undefinedOpcode);
-  return specialize(
-    'cpu.decodeModrm(); const m = cpu.modrm; const i = ((m >> 3) & 7) | (m >= 0xc0 ? 8 : 0);' +
-      ' if (cpu.lock) lockCheck(cpu, entries[i]); sub[i](cpu);',
-    { sub, entries, lockCheck },
-  );
+  return (cpu) => {
+    cpu.decodeModrm();
+    const m = cpu.modrm;
+    const i = ((m >> 3) & 7) | (m >= 0xc0 ? 8 : 0);
+    if (cpu.lock) lockCheck(cpu, entries[i]);
+    sub[i](cpu);
+  };
 }
 
 /** Build the two dispatch arrays from the table. Opcodes with no row raise #UD. */
