@@ -15,6 +15,7 @@ import type { InterruptSource, VmExit } from '../engines/vcpu.ts';
 import type { CpuState } from './state.ts';
 import { X87 } from './fpu/x87.ts';
 import type { FpuHost } from './fpu/host.ts';
+import type { Block, BlockDecoder } from './blocks.ts';
 
 /** A guest exception in flight. Thrown by instruction code; never escapes run(). */
 export class CpuFault {
@@ -51,6 +52,8 @@ const T_MMIO = 32;
 const T_GLOBAL = 64;
 /** Part of a 4 MiB page: INVLPG drops the whole page. */
 const T_LARGE = 128;
+/** The physical page holds decoded blocks: writes take the slow path, which drops them. */
+const T_CODE = 256;
 const TLB_MAX_FILLED = 4096;
 
 const PARITY = new Uint8Array(256);
@@ -68,9 +71,18 @@ export interface CpuOptions {
   interrupts: InterruptSource;
   /** TSC value now (counts virtual time). */
   readTsc: () => number;
-  /** Dispatch tables: one-byte map and 0F map (from src/cpu/table). */
-  ops: { one: Handler[]; twoByte: Handler[] };
+  /** Dispatch tables: one-byte map and 0F map, and the block decoder (from src/cpu/table). */
+  ops: { one: Handler[]; twoByte: Handler[]; decodeBlock?: BlockDecoder };
+  /** Execute through decoded blocks (default true when ops has a decoder); false decodes every instruction every time. */
+  blocks?: boolean;
 }
+
+const BLOCK_CACHE_BITS = 16;
+const BLOCK_CACHE_MASK = (1 << BLOCK_CACHE_BITS) - 1;
+/** A page written by the CPU this recently (in instructions) gets no new blocks: it is being modified. */
+const SMC_COOLDOWN = 100_000;
+/** Stands in for "no block" in the block cache (one shape for every entry). */
+const NO_BLOCK: Block = { phys: -1, cs32: false, execs: [], ends: new Int32Array(0), bytes: 0, count: 0, slot: -1 };
 
 /**
  * The IA-32 interpreter's CPU: architectural state, segmentation, paging with a
@@ -172,7 +184,7 @@ export class Cpu implements FpuHost {
   private readonly tlbLargeRegions = new Uint8Array(1024);
   /** TLB-entry bits that must be clear (besides VALID set) for a read / write at the current CPL. */
   private readMask = T_VALID | T_MMIO;
-  private writeMask = T_VALID | T_MMIO | T_NOWRITE_SUP | T_CLEAN;
+  private writeMask = T_VALID | T_MMIO | T_NOWRITE_SUP | T_CLEAN | T_CODE;
   // Fetch window: for eip in [fetchStart, fetchEnd), the byte is mem8[eip + fetchDelta].
   private fetchStart = 0;
   private fetchEnd = 0;
@@ -189,6 +201,18 @@ export class Cpu implements FpuHost {
   private readonly ops1: Handler[];
   private readonly ops0f: Handler[];
 
+  // Decoded blocks (src/cpu/blocks.ts), keyed by physical address.
+  private readonly decodeBlock: BlockDecoder | null;
+  private readonly blockCache: Block[] = new Array<Block>(1 << BLOCK_CACHE_BITS).fill(NO_BLOCK);
+  /** Per physical page: 1 while blocks decoded from it may be in the cache. */
+  private readonly codePage: Uint8Array;
+  private readonly pageBlocks = new Map<number, Block[]>();
+  /** Per physical page: instructionsRetired when the CPU last wrote over its blocks. */
+  private readonly codeWrittenAt: Float64Array;
+  /** Instructions in the running block; zeroed to stop it after the current one (its code was written). */
+  private blockLimit = 0;
+  private blockPage = -1;
+
   constructor(opts: CpuOptions) {
     this.mem8 = opts.ram;
     this.ramSize = opts.ram.length;
@@ -198,6 +222,10 @@ export class Cpu implements FpuHost {
     this.readTsc = opts.readTsc;
     this.ops1 = opts.ops.one;
     this.ops0f = opts.ops.twoByte;
+    this.decodeBlock = opts.blocks === false ? null : opts.ops.decodeBlock ?? null;
+    const pages = Math.ceil(this.ramSize / 0x1000);
+    this.codePage = new Uint8Array(pages);
+    this.codeWrittenAt = new Float64Array(pages).fill(-Infinity);
     this.fpu = new X87(this);
     this.reset();
   }
@@ -472,10 +500,10 @@ export class Cpu implements FpuHost {
   updateCplMasks(): void {
     if (this.cpl === 3) {
       this.readMask = T_VALID | T_MMIO | T_NOUSER;
-      this.writeMask = T_VALID | T_MMIO | T_NOUSER | T_NOWRITE_USER | T_CLEAN;
+      this.writeMask = T_VALID | T_MMIO | T_NOUSER | T_NOWRITE_USER | T_CLEAN | T_CODE;
     } else {
       this.readMask = T_VALID | T_MMIO;
-      this.writeMask = T_VALID | T_MMIO | T_NOWRITE_SUP | T_CLEAN;
+      this.writeMask = T_VALID | T_MMIO | T_NOWRITE_SUP | T_CLEAN | T_CODE;
     }
     this.invalidateFetch();
   }
@@ -533,6 +561,7 @@ export class Cpu implements FpuHost {
       }
     }
     if ((physPage >>> 0) >= this.ramSize) flags |= T_MMIO;
+    else if (this.codePage[physPage >>> 12] !== 0) flags |= T_CODE;
     const page = lin >>> 12;
     if (this.tlb[page] === 0) {
       if (this.tlbFilledCount < TLB_MAX_FILLED) this.tlbFilled[this.tlbFilledCount++] = page;
@@ -570,7 +599,9 @@ export class Cpu implements FpuHost {
 
   private ptWrite(phys: number, v: number): void {
     phys >>>= 0;
-    if (phys + 4 <= this.ramSize) this.mem32[phys >>> 2] = v;
+    if (phys + 4 > this.ramSize) return;
+    if (this.codePage[phys >>> 12] !== 0) this.codeWritten(phys >>> 12, true);
+    this.mem32[phys >>> 2] = v;
   }
 
   // ---------------------------------------------------------------- memory by linear address
@@ -697,6 +728,7 @@ export class Cpu implements FpuHost {
 
   physWrite(phys: number, size: 1 | 2 | 4, v: number): void {
     if (phys + size <= this.ramSize) {
+      if (this.codePage[phys >>> 12] !== 0) this.codeWritten(phys >>> 12, true);
       this.mem8[phys] = v;
       if (size > 1) this.mem8[phys + 1] = v >> 8;
       if (size > 2) {
@@ -772,11 +804,23 @@ export class Cpu implements FpuHost {
   private fetchSlow(): number {
     const eip = this.eip >>> 0;
     if (eip > this.segLimit[CS]) throw new CpuFault(EXC_GP, 0);
+    const phys = this.openFetchWindow();
+    const v = phys < this.ramSize ? this.mem8[phys] : this.physRead(phys, 1);
+    this.eip = this.csDefault32 ? (eip + 1) >>> 0 : (eip + 1) & 0xffff;
+    return v;
+  }
+
+  /**
+   * Translate EIP for an instruction fetch (#PF if it cannot be fetched) and, in
+   * RAM, open the fetch window over the rest of its page, clipped to the CS limit.
+   * Returns the physical address; an EIP beyond the CS limit opens nothing.
+   */
+  private openFetchWindow(): number {
+    const eip = this.eip >>> 0;
+    if (eip > this.segLimit[CS]) return this.ramSize;
     const lin = (this.segBase[CS] + eip) | 0;
     const phys = this.translate(lin, false, this.cpl === 3);
-    let v: number;
     if (phys < this.ramSize) {
-      // Window: the rest of this page, clipped to the CS limit.
       const pageLeft = 0x1000 - (lin & 0xfff);
       const limitLeft = this.segLimit[CS] - eip + 1;
       const n = Math.min(pageLeft, limitLeft);
@@ -785,12 +829,8 @@ export class Cpu implements FpuHost {
         this.fetchEnd = eip + n;
         this.fetchDelta = phys - eip;
       }
-      v = this.mem8[phys];
-    } else {
-      v = this.physRead(phys, 1);
     }
-    this.eip = this.csDefault32 ? (eip + 1) >>> 0 : (eip + 1) & 0xffff;
-    return v;
+    return phys;
   }
 
   fetch16(): number {
@@ -941,9 +981,7 @@ export class Cpu implements FpuHost {
     if (m >= 0xc0) return this.r8[REG8_INDEX[m & 7]];
     const lin = this.linear(this.eaSeg, this.eaOff, 1, true);
     this.rmwLin = lin;
-    const e = this.tlb[lin >>> 12];
-    if ((e & this.writeMask) !== T_VALID) this.checkWrite(lin, 1);
-    return this.read8(lin);
+    return this.readRmw8(lin);
   }
   readRmwE16(): number {
     const m = this.modrm;
@@ -962,6 +1000,15 @@ export class Cpu implements FpuHost {
     if (m >= 0xc0) return this.r32[m & 7];
     const lin = this.linear(this.eaSeg, this.eaOff, 4, true);
     this.rmwLin = lin;
+    return this.readRmw32(lin);
+  }
+  /** Read the operand at linear lin after checking it can be written (the fault comes first). */
+  readRmw8(lin: number): number {
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.writeMask) !== T_VALID) this.checkWrite(lin, 1);
+    return this.read8(lin);
+  }
+  readRmw32(lin: number): number {
     const e = this.tlb[lin >>> 12];
     if ((e & this.writeMask) !== T_VALID || (lin & 3) !== 0) {
       this.checkAlignment(lin, 4, this.cpl === 3);
@@ -1371,12 +1418,45 @@ export class Cpu implements FpuHost {
 
   private loop(end: number): void {
     const r32 = this.r32;
+    const cache = this.blockCache;
     while (this.instructionsRetired < end) {
       if (this.irqInhibit !== 0 || this.intrPending || (this.flags & FLAG_TF) !== 0 || this.replay.length !== 0) {
         this.slowStep();
         continue;
       }
-      this.instrEip = this.eip;
+      const eip = this.eip;
+      if (this.decodeBlock !== null && (eip < this.fetchStart || eip >= this.fetchEnd)) {
+        // Translate the fetch address now (a #PF here is the instruction's fetch fault).
+        this.instrEip = eip;
+        this.instrEsp = r32[ESP];
+        this.openFetchWindow();
+      }
+      if (this.decodeBlock !== null && eip >= this.fetchStart && eip < this.fetchEnd) {
+        // A decoded block: every instruction still restartable (instrEip/instrEsp), interrupts checked between blocks.
+        const phys = eip + this.fetchDelta;
+        let b = cache[(phys ^ (phys >>> BLOCK_CACHE_BITS)) & BLOCK_CACHE_MASK];
+        if (b.phys !== phys || b.cs32 !== this.csDefault32) b = this.findBlock(phys, eip);
+        if (b.count !== 0 && eip + b.bytes <= this.fetchEnd && this.instructionsRetired + b.count <= end) {
+          const execs = b.execs;
+          const ends = b.ends;
+          this.blockLimit = b.count;
+          this.blockPage = phys >>> 12;
+          let start = eip;
+          for (let i = 0; i < this.blockLimit; i++) {
+            this.instrEip = start;
+            this.instrEsp = r32[ESP];
+            const next = eip + ends[i];
+            this.eip = next;
+            execs[i](this);
+            this.instructionsRetired++;
+            // A jump, a REP iteration that yields, or an instruction run by step() leaves the straight line.
+            if (this.eip !== next) break;
+            start = next;
+          }
+          continue;
+        }
+      }
+      this.instrEip = eip;
       this.instrEsp = r32[ESP];
       this.o32 = this.a32 = this.csDefault32;
       this.segOverride = -1;
@@ -1385,6 +1465,79 @@ export class Cpu implements FpuHost {
       this.ops1[this.fetch8()](this);
       this.instructionsRetired++;
     }
+  }
+
+  // ---------------------------------------------------------------- decoded blocks
+
+  private findBlock(phys: number, eip: number): Block {
+    const page = phys >>> 12;
+    // A page the CPU has just written over is left to the ordinary path for a while.
+    if (this.instructionsRetired - this.codeWrittenAt[page] < SMC_COOLDOWN) return NO_BLOCK;
+    const b = this.decodeBlock!(this.mem8, phys, this.fetchEnd - eip, this.csDefault32);
+    if (b.count === 0) return b;
+    const slot = (phys ^ (phys >>> BLOCK_CACHE_BITS)) & BLOCK_CACHE_MASK;
+    b.slot = slot;
+    this.blockCache[slot] = b;
+    let list = this.pageBlocks.get(page);
+    if (!list) {
+      this.pageBlocks.set(page, (list = []));
+    } else if (list.length >= 256) {
+      // Blocks displaced from the cache by others need no invalidation.
+      list = list.filter((x) => this.blockCache[x.slot] === x);
+      this.pageBlocks.set(page, list);
+    }
+    list.push(b);
+    if (this.codePage[page] === 0) {
+      this.codePage[page] = 1;
+      this.markCodePageInTlb(page);
+    }
+    return b;
+  }
+
+  /** Set T_CODE on the TLB entries that map physical page `page`, so writes through them take the slow path. */
+  private markCodePageInTlb(page: number): void {
+    if (this.tlbOverflow) {
+      this.flushTlb();
+      return;
+    }
+    for (let i = 0; i < this.tlbFilledCount; i++) {
+      const lp = this.tlbFilled[i];
+      const e = this.tlb[lp];
+      if (e !== 0 && !(e & T_MMIO) && ((e ^ (lp << 12)) >>> 12) === page) this.tlb[lp] = e | T_CODE;
+    }
+  }
+
+  /** Physical page `page` was written: drop its blocks (and stop the running block if it came from there). */
+  private codeWritten(page: number, byCpu: boolean): void {
+    this.codePage[page] = 0;
+    const list = this.pageBlocks.get(page);
+    if (list) {
+      for (const b of list) if (this.blockCache[b.slot] === b) this.blockCache[b.slot] = NO_BLOCK;
+      this.pageBlocks.delete(page);
+    }
+    if (byCpu) this.codeWrittenAt[page] = this.instructionsRetired;
+    if (page === this.blockPage) this.blockLimit = 0;
+  }
+
+  /**
+   * Guest RAM [phys, phys + len) changed other than through this CPU's stores (a
+   * device's DMA, the host loading an image), or through a CPU fast path that
+   * writes RAM directly (byCpu): decoded blocks from it are dropped.
+   */
+  invalidateCode(phys: number, len: number, byCpu = false): void {
+    if (len <= 0) return;
+    const last = Math.min(phys + len - 1, this.ramSize - 1);
+    for (let p = Math.max(0, Math.floor(phys / 0x1000)); p <= last >>> 12; p++) {
+      if (this.codePage[p] !== 0) this.codeWritten(p, byCpu);
+    }
+  }
+
+  /** Drop every decoded block (after RAM was replaced wholesale). */
+  invalidateAllCode(): void {
+    this.blockCache.fill(NO_BLOCK);
+    this.pageBlocks.clear();
+    this.codePage.fill(0);
+    this.blockLimit = 0;
   }
 
   /** One loop iteration with the rare cases: interrupt shadow, INTR, single-step, an instruction replayed after an exit. */
@@ -1515,6 +1668,7 @@ export class Cpu implements FpuHost {
     this.instructionsRetired = s.instructionsRetired;
     this.fpu.restoreState(s.fpu as never);
     this.flushTlb();
+    this.invalidateAllCode();
     this.updateCplMasks();
     for (let i = 0; i < 6; i++) this.updateSegFast(i);
   }

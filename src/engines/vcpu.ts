@@ -36,4 +36,10 @@ export interface Vcpu {
   restoreState(state: unknown): void;
   /** One line for the instruction trace: the next instruction's address and bytes, and the registers. Optional. */
   traceLine?(): string;
+  /**
+   * Guest RAM [addr, addr + length) was written by something other than this vCPU
+   * (device DMA, the host). Engines that keep code derived from RAM (decoded blocks,
+   * translations) drop what came from there.
+   */
+  memoryWritten(addr: number, length: number): void;
 }

@@ -352,8 +352,10 @@ function attachVcpu(m: Machine, engine: EngineName): void {
   switch (engine) {
     case 'interp':
       m.vcpu = new InterpVcpu({ ram: m.memory.u8, interrupts: m.pic, readTsc: () => m.nowNs() });
-      return;
+      break;
   }
+  // Devices write RAM behind the vCPU's back.
+  m.memory.onWrite((addr, length) => m.vcpu.memoryWritten(addr, length));
 }
 
 /** Load the kernel and enter it as the 32-bit boot protocol specifies. */

@@ -6,6 +6,8 @@ export class GuestMemory {
   readonly u8: Uint8Array;
   readonly view: DataView;
 
+  private readonly writeListeners: ((addr: number, length: number) => void)[] = [];
+
   constructor(readonly sizeBytes: number) {
     if (sizeBytes % 4096 !== 0) throw new RangeError('guest RAM size must be a multiple of 4 KiB');
     this.u8 = new Uint8Array(sizeBytes);
@@ -34,14 +36,31 @@ export class GuestMemory {
   read16(a: number): number { this.check(a, 2); return this.view.getUint16(a, true); }
   read32(a: number): number { this.check(a, 4); return this.view.getUint32(a, true); }
   read64(a: number): bigint { this.check(a, 8); return this.view.getBigUint64(a, true); }
-  write8(a: number, v: number): void { this.check(a, 1); this.u8[a] = v; }
-  write16(a: number, v: number): void { this.check(a, 2); this.view.setUint16(a, v, true); }
-  write32(a: number, v: number): void { this.check(a, 4); this.view.setUint32(a, v >>> 0, true); }
-  write64(a: number, v: bigint): void { this.check(a, 8); this.view.setBigUint64(a, v, true); }
+  write8(a: number, v: number): void { this.check(a, 1); this.wrote(a, 1); this.u8[a] = v; }
+  write16(a: number, v: number): void { this.check(a, 2); this.wrote(a, 2); this.view.setUint16(a, v, true); }
+  write32(a: number, v: number): void { this.check(a, 4); this.wrote(a, 4); this.view.setUint32(a, v >>> 0, true); }
+  write64(a: number, v: bigint): void { this.check(a, 8); this.wrote(a, 8); this.view.setBigUint64(a, v, true); }
 
   writeBytes(guestPhysAddr: number, data: Uint8Array): void {
     this.check(guestPhysAddr, data.length);
+    this.wrote(guestPhysAddr, data.length);
     this.u8.set(data, guestPhysAddr);
+  }
+
+  /** A view of guest RAM (no copy) that the caller is about to write into (DMA). */
+  writableSlice(guestPhysAddr: number, length: number): Uint8Array {
+    this.check(guestPhysAddr, length);
+    this.wrote(guestPhysAddr, length);
+    return this.u8.subarray(guestPhysAddr, guestPhysAddr + length);
+  }
+
+  /** Be told about every write made through this object (the vCPU's own stores do not come here). */
+  onWrite(listener: (addr: number, length: number) => void): void {
+    this.writeListeners.push(listener);
+  }
+
+  private wrote(addr: number, length: number): void {
+    for (const f of this.writeListeners) f(addr, length);
   }
 }
 

@@ -183,13 +183,31 @@ function compareFpu(c: GenCase, a: FpuSnapshot, b: FpuSnapshot, add: (f: string,
 
 export interface Harness {
   native: NativeRunner;
+  /** The interpreter as it normally runs: through decoded blocks. */
   machine: InterpMachine;
+  /** The same interpreter decoding every instruction every time (the path single-stepping and replays take). */
+  stepMachine: InterpMachine;
 }
 
 export function makeHarness(runnerPath: string, table?: readonly OpcodeEntry[]): Harness {
   const native = new NativeRunner(runnerPath, { timeoutMs: NATIVE_TIMEOUT_MS });
   const { lowMapped } = native.probe();
-  return { native, machine: new InterpMachine({ lowWindow: lowMapped, table }) };
+  return {
+    native,
+    machine: new InterpMachine({ lowWindow: lowMapped, table }),
+    stepMachine: new InterpMachine({ lowWindow: lowMapped, table, blocks: false }),
+  };
+}
+
+function runInterp(m: InterpMachine, c: GenCase, init: { data: Uint8Array; low: Uint8Array }): InterpResult {
+  try {
+    return m.run(c, INTERP_BUDGET);
+  } catch (e) {
+    return {
+      exit: 'error', message: `harness exception: ${(e as Error).stack ?? e}`, vector: -1, err: 0, cr2: 0, eip: 0, eflags: 0,
+      regs: [0, 0, 0, 0, 0, 0, 0, 0], fpu: { cw: 0, sw: 0, tw: 0, st: [] }, data: init.data, low: init.low, instructions: 0,
+    };
+  }
 }
 
 /** Run cases on both sides; returns one report per case (diffs empty when they agree). */
@@ -207,17 +225,17 @@ export function runCases(h: Harness, cases: GenCase[], onProgress?: (done: numbe
       const native: Outcome = nr
         ? nativeOutcome(nr, init)
         : { kind: 'error', message: 'no result from the runner', vector: -1, err: 0, cr2: 0, eip: 0, eflags: 0, regs: [], data: init.data, low: init.low };
-      let ir: InterpResult;
-      try {
-        ir = h.machine.run(c, INTERP_BUDGET);
-      } catch (e) {
-        ir = {
-          exit: 'error', message: `harness exception: ${(e as Error).stack ?? e}`, vector: -1, err: 0, cr2: 0, eip: 0, eflags: 0,
-          regs: [0, 0, 0, 0, 0, 0, 0, 0], fpu: { cw: 0, sw: 0, tw: 0, st: [] }, data: init.data, low: init.low, instructions: 0,
-        };
+      // Both execution paths of the interpreter must agree with the CPU; a report shows the first that does not.
+      let interp = interpOutcome(runInterp(h.machine, c, init));
+      let diffs = compareOutcomes(c, native, interp);
+      if (diffs.length === 0) {
+        const stepped = interpOutcome(runInterp(h.stepMachine, c, init));
+        const stepDiffs = compareOutcomes(c, native, stepped);
+        if (stepDiffs.length !== 0) {
+          interp = stepped;
+          diffs = stepDiffs.map((d) => ({ ...d, field: `${d.field} (decoding every instruction, no blocks)` }));
+        }
       }
-      const interp = interpOutcome(ir);
-      const diffs = compareOutcomes(c, native, interp);
       if (diffs.length === 0) {
         // Agreeing cases keep no memory images: long runs hold hundreds of thousands of reports.
         native.data = native.low = interp.data = interp.low = EMPTY;

@@ -68,6 +68,8 @@ export interface InterpMachineOptions {
   lowWindow?: boolean;
   /** Dispatch from a custom table (defaults to OPCODE_TABLE). */
   table?: readonly OpcodeEntry[];
+  /** Execute through decoded blocks (default true); false decodes every instruction every time. */
+  blocks?: boolean;
 }
 
 const noInterrupts = { hasInterrupt: () => false, acknowledge: () => 0 };
@@ -100,7 +102,7 @@ export class InterpMachine {
     this.lowPhys = this.dataPhys + this.dataSize;
     this.ram = new Uint8Array(this.lowPhys + LOW_SIZE + 0x1000);
     this.view = new DataView(this.ram.buffer);
-    this.cpu = new Cpu({ ram: this.ram, interrupts: noInterrupts, readTsc: () => 0, ops: buildDispatch(opts.table) });
+    this.cpu = new Cpu({ ram: this.ram, interrupts: noInterrupts, readTsc: () => 0, ops: buildDispatch(opts.table), blocks: opts.blocks });
     this.buildTables();
   }
 
@@ -194,6 +196,8 @@ export class InterpMachine {
       const low = ram.subarray(this.lowPhys, this.lowPhys + LOW_SIZE);
       applyPatch(p.addr, p.bytes, data, low, code, this.dataSize, this.codeSize);
     }
+    // The host wrote new code behind the CPU's back.
+    cpu.invalidateAllCode();
 
     cpu.reset();
     cpu.cr0 = CR0_PE | CR0_PG | CR0_NE | CR0_ET | CR0_WP | CR0_AM | CR0_MP;

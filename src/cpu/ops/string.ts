@@ -100,6 +100,8 @@ function fastRun(cpu: Cpu, seg: number, off: number, w: number, step: number, ma
   const phys = cpu.translate(lin, isWrite, cpu.cpl === 3);
   const lo = step > 0 ? phys : phys - (n - 1) * w;
   if (lo + n * w > cpu.ramSize) return 0;
+  // The caller stores to RAM directly: decoded blocks from these bytes must go.
+  if (isWrite) cpu.invalidateCode(lo, n * w, true);
   fastPhys = phys;
   return n;
 }

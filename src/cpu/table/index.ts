@@ -6,16 +6,15 @@ import { BASE_TABLE } from './base.ts';
 import { SYSTEM_TABLE } from './system.ts';
 import { INTEGER_TABLE } from './integer.ts';
 import { FPU_TABLE } from './fpu.ts';
+import { buildDecodeIndex, needsModrm } from './decode-index.ts';
+import type { BlockDecoder } from '../blocks.ts';
+import { makeBlockDecoder } from '../blocks.ts';
+
+export { needsModrm } from './decode-index.ts';
 
 /** The whole opcode table. */
 export const OPCODE_TABLE: readonly OpcodeEntry[] = [...BASE_TABLE, ...INTEGER_TABLE, ...SYSTEM_TABLE, ...FPU_TABLE];
 
-/** An operand coded by ModRM: one of E G M R S C D followed by a lowercase size or nothing (not a register name such as DX or ES). */
-const MODRM_OPERAND = /(^|,)\s*[EGMRSCD]([a-z]|\s*(,|$))/;
-
-export function needsModrm(e: OpcodeEntry): boolean {
-  return e.ext !== undefined || MODRM_OPERAND.test(e.operands);
-}
 
 const undefinedOpcode: Handler = (cpu) => cpu.undefinedOpcode();
 
@@ -69,8 +68,11 @@ function groupHandler(rows: (OpcodeEntry | undefined)[][]): Handler {
   };
 }
 
-/** Build the two dispatch arrays from the table. Opcodes with no row raise #UD. */
-export function buildDispatch(table: readonly OpcodeEntry[] = OPCODE_TABLE): { one: Handler[]; twoByte: Handler[] } {
+/**
+ * Build the two dispatch arrays from the table (opcodes with no row raise #UD),
+ * and the block decoder that reads the same table.
+ */
+export function buildDispatch(table: readonly OpcodeEntry[] = OPCODE_TABLE): { one: Handler[]; twoByte: Handler[]; decodeBlock: BlockDecoder } {
   const maps: Handler[][] = [new Array(256).fill(undefinedOpcode), new Array(256).fill(undefinedOpcode)];
   const groups = new Map<number, (OpcodeEntry | undefined)[][]>();
   const seen = new Map<string, OpcodeEntry>();
@@ -88,7 +90,7 @@ export function buildDispatch(table: readonly OpcodeEntry[] = OPCODE_TABLE): { o
     }
   }
   for (const [opcode, rows] of groups) maps[opcode >= 0x100 ? 1 : 0][opcode & 0xff] = groupHandler(rows);
-  return { one: maps[0], twoByte: maps[1] };
+  return { one: maps[0], twoByte: maps[1], decodeBlock: makeBlockDecoder(buildDecodeIndex(table)) };
 }
 
 /** Handler for an opcode that is defined by the architecture but not implemented here. */
@@ -97,3 +99,4 @@ export function unimplemented(what: string): Handler {
     throw new UnimplementedError(`instruction not implemented: ${what}`);
   };
 }
+

@@ -71,7 +71,7 @@ export class DescriptorChain {
 
   /** Views (no copy) of the writable bytes [offset, offset + length), clipped to what exists. */
   writableViews(offset: number, length: number): Uint8Array[] {
-    return this.views(this.writable, offset, length);
+    return this.views(this.writable, offset, length, true);
   }
 
   /** Copies out up to `length` readable bytes from `offset`. */
@@ -95,7 +95,7 @@ export class DescriptorChain {
     return at;
   }
 
-  private views(segments: readonly Segment[], offset: number, length: number): Uint8Array[] {
+  private views(segments: readonly Segment[], offset: number, length: number, forWriting = false): Uint8Array[] {
     const out: Uint8Array[] = [];
     let skip = offset;
     let left = length;
@@ -106,7 +106,7 @@ export class DescriptorChain {
         continue;
       }
       const n = Math.min(s.len - skip, left);
-      out.push(this.memory.slice(s.addr + skip, n));
+      out.push(forWriting ? this.memory.writableSlice(s.addr + skip, n) : this.memory.slice(s.addr + skip, n));
       left -= n;
       skip = 0;
     }

@@ -28,6 +28,10 @@ export class InterpVcpu implements Vcpu {
     return this.cpu.instructionsRetired;
   }
 
+  memoryWritten(addr: number, length: number): void {
+    this.cpu.invalidateCode(addr, length);
+  }
+
   traceLine(): string {
     return this.cpu.traceLine();
   }

@@ -170,6 +170,8 @@ export class TestMachine {
     cpu.setFlags(t.eflags ?? 2, -1);
     t.setup?.(this);
     cpu.flushTlb();
+    // The host wrote code and data behind the CPU's back.
+    cpu.invalidateAllCode();
 
     const io: CodeResult['io'] = [];
     const mmio: CodeResult['mmio'] = [];
