@@ -75,6 +75,8 @@ export interface CpuOptions {
   ops: { one: Handler[]; twoByte: Handler[]; decodeBlock?: BlockDecoder };
   /** Execute through decoded blocks (default true when ops has a decoder); false decodes every instruction every time. */
   blocks?: boolean;
+  /** Instructions after the CPU writes over a page's blocks during which that page gets no new ones (default 100 000). */
+  smcCooldown?: number;
 }
 
 const BLOCK_CACHE_BITS = 16;
@@ -212,6 +214,7 @@ export class Cpu implements FpuHost {
   /** Instructions in the running block; zeroed to stop it after the current one (its code was written). */
   private blockLimit = 0;
   private blockPage = -1;
+  private readonly smcCooldown: number;
 
   constructor(opts: CpuOptions) {
     this.mem8 = opts.ram;
@@ -223,6 +226,7 @@ export class Cpu implements FpuHost {
     this.ops1 = opts.ops.one;
     this.ops0f = opts.ops.twoByte;
     this.decodeBlock = opts.blocks === false ? null : opts.ops.decodeBlock ?? null;
+    this.smcCooldown = opts.smcCooldown ?? SMC_COOLDOWN;
     const pages = Math.ceil(this.ramSize / 0x1000);
     this.codePage = new Uint8Array(pages);
     this.codeWrittenAt = new Float64Array(pages).fill(-Infinity);
@@ -1472,7 +1476,7 @@ export class Cpu implements FpuHost {
   private findBlock(phys: number, eip: number): Block {
     const page = phys >>> 12;
     // A page the CPU has just written over is left to the ordinary path for a while.
-    if (this.instructionsRetired - this.codeWrittenAt[page] < SMC_COOLDOWN) return NO_BLOCK;
+    if (this.instructionsRetired - this.codeWrittenAt[page] < this.smcCooldown) return NO_BLOCK;
     const b = this.decodeBlock!(this.mem8, phys, this.fetchEnd - eip, this.csDefault32);
     if (b.count === 0) return b;
     const slot = (phys ^ (phys >>> BLOCK_CACHE_BITS)) & BLOCK_CACHE_MASK;

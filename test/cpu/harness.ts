@@ -194,7 +194,8 @@ export function makeHarness(runnerPath: string, table?: readonly OpcodeEntry[]):
   const { lowMapped } = native.probe();
   return {
     native,
-    machine: new InterpMachine({ lowWindow: lowMapped, table }),
+    // No cool-down after self-modifying stores: blocks are rebuilt at once, so their invalidation is what gets tested.
+    machine: new InterpMachine({ lowWindow: lowMapped, table, smcCooldown: 0 }),
     stepMachine: new InterpMachine({ lowWindow: lowMapped, table, blocks: false }),
   };
 }

@@ -70,6 +70,8 @@ export interface InterpMachineOptions {
   table?: readonly OpcodeEntry[];
   /** Execute through decoded blocks (default true); false decodes every instruction every time. */
   blocks?: boolean;
+  /** See CpuOptions.smcCooldown. */
+  smcCooldown?: number;
 }
 
 const noInterrupts = { hasInterrupt: () => false, acknowledge: () => 0 };
@@ -102,7 +104,7 @@ export class InterpMachine {
     this.lowPhys = this.dataPhys + this.dataSize;
     this.ram = new Uint8Array(this.lowPhys + LOW_SIZE + 0x1000);
     this.view = new DataView(this.ram.buffer);
-    this.cpu = new Cpu({ ram: this.ram, interrupts: noInterrupts, readTsc: () => 0, ops: buildDispatch(opts.table), blocks: opts.blocks });
+    this.cpu = new Cpu({ ram: this.ram, interrupts: noInterrupts, readTsc: () => 0, ops: buildDispatch(opts.table), blocks: opts.blocks, smcCooldown: opts.smcCooldown });
     this.buildTables();
   }
 
