@@ -80,7 +80,7 @@ export interface CpuOptions {
 }
 
 const BLOCK_CACHE_BITS = 16;
-const BLOCK_CACHE_MASK = (1 << BLOCK_CACHE_BITS) - 1;
+const BLOCK_CACHE_SHIFT = 32 - BLOCK_CACHE_BITS;
 /** A page written by the CPU this recently (in instructions) gets no new blocks: it is being modified. */
 const SMC_COOLDOWN = 100_000;
 /** Stands in for "no block" in the block cache (one shape for every entry). */
@@ -206,6 +206,8 @@ export class Cpu implements FpuHost {
   // Decoded blocks (src/cpu/blocks.ts), keyed by physical address.
   private readonly decodeBlock: BlockDecoder | null;
   private readonly blockCache: Block[] = new Array<Block>(1 << BLOCK_CACHE_BITS).fill(NO_BLOCK);
+  /** Every live block by physical address: what the direct-mapped cache falls back on before decoding again. */
+  private readonly blockMap = new Map<number, Block>();
   /** Per physical page: 1 while blocks decoded from it may be in the cache. */
   private readonly codePage: Uint8Array;
   private readonly pageBlocks = new Map<number, Block[]>();
@@ -825,11 +827,12 @@ export class Cpu implements FpuHost {
     const lin = (this.segBase[CS] + eip) | 0;
     const phys = this.translate(lin, false, this.cpl === 3);
     if (phys < this.ramSize) {
+      // The whole page from EIP's page start (or offset 0), up to the CS limit.
       const pageLeft = 0x1000 - (lin & 0xfff);
       const limitLeft = this.segLimit[CS] - eip + 1;
       const n = Math.min(pageLeft, limitLeft);
       if (this.csDefault32 || eip + n <= 0x10000) {
-        this.fetchStart = eip;
+        this.fetchStart = Math.max(0, eip - (lin & 0xfff));
         this.fetchEnd = eip + n;
         this.fetchDelta = phys - eip;
       }
@@ -1438,8 +1441,9 @@ export class Cpu implements FpuHost {
       if (this.decodeBlock !== null && eip >= this.fetchStart && eip < this.fetchEnd) {
         // A decoded block: every instruction still restartable (instrEip/instrEsp), interrupts checked between blocks.
         const phys = eip + this.fetchDelta;
-        let b = cache[(phys ^ (phys >>> BLOCK_CACHE_BITS)) & BLOCK_CACHE_MASK];
-        if (b.phys !== phys || b.cs32 !== this.csDefault32) b = this.findBlock(phys, eip);
+        const slot = Math.imul(phys, 0x9e3779b1) >>> BLOCK_CACHE_SHIFT;
+        let b = cache[slot];
+        if (b.phys !== phys || b.cs32 !== this.csDefault32) b = this.findBlock(phys, eip, slot);
         if (b.count !== 0 && eip + b.bytes <= this.fetchEnd && this.instructionsRetired + b.count <= end) {
           const execs = b.execs;
           const ends = b.ends;
@@ -1460,34 +1464,52 @@ export class Cpu implements FpuHost {
           continue;
         }
       }
-      this.instrEip = eip;
-      this.instrEsp = r32[ESP];
-      this.o32 = this.a32 = this.csDefault32;
-      this.segOverride = -1;
-      this.rep = 0;
-      this.lock = false;
-      this.ops1[this.fetch8()](this);
-      this.instructionsRetired++;
+      // The ordinary way, decoding each instruction, along the straight line: the next
+      // block lookup comes after a jump (blocks start at jump targets, not at every
+      // instruction of code too cold to have one).
+      for (;;) {
+        const start = this.eip;
+        this.instrEip = start;
+        this.instrEsp = r32[ESP];
+        this.o32 = this.a32 = this.csDefault32;
+        this.segOverride = -1;
+        this.rep = 0;
+        this.lock = false;
+        this.ops1[this.fetch8()](this);
+        this.instructionsRetired++;
+        const length = this.eip - start;
+        if (this.decodeBlock === null || length <= 0 || length > 15 || this.instructionsRetired >= end) break;
+        if (this.irqInhibit !== 0 || this.intrPending || (this.flags & FLAG_TF) !== 0 || this.replay.length !== 0) break;
+      }
     }
   }
 
   // ---------------------------------------------------------------- decoded blocks
 
-  private findBlock(phys: number, eip: number): Block {
+  private findBlock(phys: number, eip: number, slot: number): Block {
+    let b: Block | undefined;
+    if (this.blockCache[slot] !== NO_BLOCK) {
+      // Another block holds the slot: this address may have been displaced from it.
+      b = this.blockMap.get(phys);
+      if (b !== undefined && b.cs32 === this.csDefault32) {
+        this.blockCache[slot] = b;
+        return b;
+      }
+    }
     const page = phys >>> 12;
     // A page the CPU has just written over is left to the ordinary path for a while.
     if (this.instructionsRetired - this.codeWrittenAt[page] < this.smcCooldown) return NO_BLOCK;
-    const b = this.decodeBlock!(this.mem8, phys, this.fetchEnd - eip, this.csDefault32);
-    if (b.count === 0) return b;
-    const slot = (phys ^ (phys >>> BLOCK_CACHE_BITS)) & BLOCK_CACHE_MASK;
+    // Kept even when empty (the first instruction crosses the page): the ordinary path then runs it without decoding again.
+    b = this.decodeBlock!(this.mem8, phys, this.fetchEnd - eip, this.csDefault32);
     b.slot = slot;
     this.blockCache[slot] = b;
+    this.blockMap.set(phys, b);
     let list = this.pageBlocks.get(page);
     if (!list) {
       this.pageBlocks.set(page, (list = []));
     } else if (list.length >= 256) {
-      // Blocks displaced from the cache by others need no invalidation.
-      list = list.filter((x) => this.blockCache[x.slot] === x);
+      // Blocks replaced by another decode of the same address need no invalidation.
+      list = list.filter((x) => this.blockMap.get(x.phys) === x);
       this.pageBlocks.set(page, list);
     }
     list.push(b);
@@ -1516,7 +1538,10 @@ export class Cpu implements FpuHost {
     this.codePage[page] = 0;
     const list = this.pageBlocks.get(page);
     if (list) {
-      for (const b of list) if (this.blockCache[b.slot] === b) this.blockCache[b.slot] = NO_BLOCK;
+      for (const b of list) {
+        if (this.blockCache[b.slot] === b) this.blockCache[b.slot] = NO_BLOCK;
+        if (this.blockMap.get(b.phys) === b) this.blockMap.delete(b.phys);
+      }
       this.pageBlocks.delete(page);
     }
     if (byCpu) this.codeWrittenAt[page] = this.instructionsRetired;
@@ -1539,6 +1564,7 @@ export class Cpu implements FpuHost {
   /** Drop every decoded block (after RAM was replaced wholesale). */
   invalidateAllCode(): void {
     this.blockCache.fill(NO_BLOCK);
+    this.blockMap.clear();
     this.pageBlocks.clear();
     this.codePage.fill(0);
     this.blockLimit = 0;
