@@ -162,7 +162,11 @@ function decodeOne(
   return { exec, length, last: entry.blockEnd === true };
 }
 
-/** The table's handler with the decode state it expects (what step() and the ModRM dispatch would set). */
+/**
+ * The table's handler with the decode state it expects (what step() and the ModRM
+ * dispatch would set). Two closures, so register forms and forms without ModRM skip
+ * the effective-address work.
+ */
 function generic(d: Decoded): Exec {
   const { o32, a32, segOverride, rep, modrm, ea, seg, eaBaseIsEsp, trailOff } = d;
   const exec: Handler = d.entry.exec;
