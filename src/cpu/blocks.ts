@@ -26,7 +26,7 @@ export interface Block {
   readonly phys: number;
   readonly cs32: boolean;
   readonly execs: Exec[];
-  readonly ends: Int32Array;
+  readonly ends: readonly number[];
   readonly bytes: number;
   readonly count: number;
   /** Slot in the CPU's direct-mapped block cache. */
@@ -35,7 +35,7 @@ export interface Block {
 
 export function makeBlock(phys: number, cs32: boolean, execs: Exec[], ends: number[]): Block {
   const count = execs.length;
-  return { phys, cs32, execs, ends: Int32Array.from(ends), bytes: count ? ends[count - 1] : 0, count, slot: -1 };
+  return { phys, cs32, execs: execs.slice(), ends: ends.slice(), bytes: count ? ends[count - 1] : 0, count, slot: -1 };
 }
 
 /** Decodes a block from guest RAM: mem[phys .. phys + avail) holds the bytes it may use. */

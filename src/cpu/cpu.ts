@@ -84,7 +84,7 @@ const BLOCK_CACHE_SHIFT = 32 - BLOCK_CACHE_BITS;
 /** A page written by the CPU this recently (in instructions) gets no new blocks: it is being modified. */
 const SMC_COOLDOWN = 100_000;
 /** Stands in for "no block" in the block cache (one shape for every entry). */
-const NO_BLOCK: Block = { phys: -1, cs32: false, execs: [], ends: new Int32Array(0), bytes: 0, count: 0, slot: -1 };
+const NO_BLOCK: Block = { phys: -1, cs32: false, execs: [], ends: [], bytes: 0, count: 0, slot: -1 };
 
 /**
  * The IA-32 interpreter's CPU: architectural state, segmentation, paging with a
