@@ -249,7 +249,17 @@ function decodeEa32(mem: Uint8Array, at: number, p: number, room: number, modrm:
   return { p, ea: ea32(base, index, scale, disp), seg, baseIsEsp };
 }
 
+/** Effective-address closures are shared between instructions that address alike (fewer objects for the cache to hold). */
+const EA32 = new Map<string, EaFn>();
+
 function ea32(base: number, index: number, scale: number, disp: number): EaFn {
+  const key = `${base},${index},${scale},${disp}`;
+  let f = EA32.get(key);
+  if (f === undefined) EA32.set(key, (f = makeEa32(base, index, scale, disp)));
+  return f;
+}
+
+function makeEa32(base: number, index: number, scale: number, disp: number): EaFn {
   if (index < 0) {
     if (base < 0) return () => disp;
     if (disp === 0) return (c) => c.r32[base];
