@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, LOW_BASE, LOW_SIZE } from './layout.ts';
@@ -93,12 +93,18 @@ export function buildNative(source: string, output: string, extraFlags: string[]
   const attempts = [[...flags, '-static'], flags];
   let last = '';
   for (const f of attempts) {
-    const r = spawnSync('gcc', [...f, join(NATIVE_DIR, source), '-o', out], { encoding: 'utf8' });
+    // Test files build in parallel: each compiles to its own file and renames it into place,
+    // so none ever runs a binary another is still writing (ETXTBSY).
+    const tmp = `${out}.${process.pid}.tmp`;
+    const r = spawnSync('gcc', [...f, join(NATIVE_DIR, source), '-o', tmp], { encoding: 'utf8' });
     if (r.error) return { ok: false, reason: `gcc not found (${r.error.message}): install gcc and gcc-multilib` };
     if (r.status === 0) {
-      writeFileSync(stampPath, stamp);
+      renameSync(tmp, out);
+      writeFileSync(`${stampPath}.${process.pid}.tmp`, stamp);
+      renameSync(`${stampPath}.${process.pid}.tmp`, stampPath);
       return { ok: true, path: out };
     }
+    rmSync(tmp, { force: true });
     last = r.stderr;
   }
   return { ok: false, reason: `gcc -m32 cannot build ${source} (install gcc-multilib):\n${last.slice(0, 2000)}` };
