@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Vm, DEFAULT_KERNEL } from '../../src/index.ts';
+import type { StopReason } from '../../src/index.ts';
 
 // ash prints its prompt, then asks the terminal for the cursor position (ESC [ 6 n).
 const PROMPT = /~ # (?:\x1b\[6n)?$/;
@@ -15,6 +16,19 @@ async function shell(vm: Vm, command: string, timeoutMs = 120_000): Promise<stri
   const text = await vm.waitFor(PROMPT, timeoutMs);
   // Drop the echoed command line and the prompt.
   return text.split('\n').slice(1, -1).join('\n').replace(/\r/g, '');
+}
+
+/** The guest's stop, or a failure with the console tail if it has not stopped within timeoutMs (a hung guest keeps no timer alive). */
+async function stoppedWithin(vm: Vm, timeoutMs = 60_000): Promise<StopReason> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the guest did not stop within ${timeoutMs} ms; console tail:\n${vm.output.slice(-2000)}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([vm.stopped, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function bootToShell(disks: string[] = []): Promise<Vm> {
@@ -44,7 +58,7 @@ test('boots the default guest, runs uname, keeps a file on a virtio disk across 
   const mk = await shell(vm, 'mke2fs /dev/vda >/dev/null && mount /dev/vda /mnt && echo lilyvm-$((6*7)) > /mnt/hello && umount /mnt && echo written');
   assert.match(mk, /written/);
   vm.type('poweroff -f\n');
-  const stop = await vm.stopped;
+  const stop = await stoppedWithin(vm);
   assert.equal(stop.kind, 'poweroff');
 
   const again = await bootToShell([disk]);
@@ -60,7 +74,7 @@ test('a shell loop of 200 fork+exec runs to the end', { skip, timeout: 900_000 }
   const out = await shell(vm, 'i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done; echo loops=$i', 600_000);
   assert.match(out, /loops=200/);
   vm.type('poweroff -f\n');
-  assert.equal((await vm.stopped).kind, 'poweroff');
+  assert.equal((await stoppedWithin(vm)).kind, 'poweroff');
 });
 
 test('guest time of day stays within a second of the host over 30 s', { skip, timeout: 900_000 }, async () => {
@@ -80,5 +94,5 @@ test('guest time of day stays within a second of the host over 30 s', { skip, ti
   const late = await skew();
   assert.ok(late <= 1, `guest clock is ${late.toFixed(2)} s off the host after 30 s`);
   vm.type('poweroff -f\n');
-  assert.equal((await vm.stopped).kind, 'poweroff');
+  assert.equal((await stoppedWithin(vm)).kind, 'poweroff');
 });
