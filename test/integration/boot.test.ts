@@ -65,7 +65,7 @@ test('boots the default guest, runs uname, keeps a file on a virtio disk across 
   const read = await shell(again, 'mount /dev/vda /mnt && cat /mnt/hello');
   assert.match(read, /lilyvm-42/);
   again.type('poweroff -f\n');
-  assert.equal((await again.stopped).kind, 'poweroff');
+  assert.equal((await stoppedWithin(again)).kind, 'poweroff');
   assert.deepEqual(readFileSync(roDisk), roContents, 'the read-only image is untouched');
 });
 
