@@ -150,7 +150,17 @@ export class Machine {
     if (deadline !== Infinity) budget = Math.max(1, Math.min(MAX_SLICE, Math.ceil((deadline - now) / this.time.nsPerInstruction)));
     if (this.trace) budget = this.traceStep(budget);
     const exit = this.vcpu.run(budget);
-    if (exit.kind === 'halt') return this.idle();
+    if (exit.kind === 'halt') {
+      const wait = this.idle();
+      if (wait !== Infinity) return wait;
+      // Nothing is due: before sleeping until host input, run the vCPU once more with no
+      // budget. Halted with interrupts disabled it can never wake and says so (shutdown,
+      // i.e. power-off); otherwise it is still halted and the wait stands.
+      const again = this.vcpu.run(0);
+      if (again.kind === 'halt') return Infinity;
+      this.handleExit(again);
+      return 0;
+    }
     this.handleExit(exit);
     if (exit.kind === 'budget') this.syncTime();
     if (this.host.realtime) {

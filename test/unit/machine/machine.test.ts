@@ -45,6 +45,21 @@ test('CLI then HLT powers the machine off; a keyboard-controller reset ends the 
   assert.deepEqual(await machineFor([0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe]).m.run(), { kind: 'reset', status: 0 });
 });
 
+test('CLI then HLT powers off even when no timer is due to wake the machine again', async () => {
+  // Mask both PICs; PIT channel 0 one-shot (mode 0) with a count of 1, left to expire, so no
+  // timer is due; then cli; hlt.
+  const run = machineFor([
+    0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, // mov al,0xff; out 0x21,al; out 0xa1,al
+    0xb0, 0x30, 0xe6, 0x43, 0xb0, 0x01, 0xe6, 0x40, 0xb0, 0x00, 0xe6, 0x40, // mode 0, count 1
+    0xb9, 0x00, 0x10, 0x00, 0x00, 0xe2, 0xfe, // mov ecx,0x1000; loop $
+    0xfa, 0xf4, // cli; hlt
+  ]).m.run();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise((resolve) => { timer = setTimeout(() => resolve('still running after 5 s'), 5000); });
+  assert.deepEqual(await Promise.race([run, late]), { kind: 'poweroff', status: 0 });
+  clearTimeout(timer);
+});
+
 test('a device that throws ends the run with an error report instead of crashing the host', async () => {
   const { m } = machineFor([0xe4, 0x99, 0xf4]); // in al, 0x99
   const broken: BusDevice = { read: () => { throw new Error('device bug'); }, write: () => {} };
