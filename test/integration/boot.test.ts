@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,8 +31,16 @@ async function stoppedWithin(vm: Vm, timeoutMs = 60_000): Promise<StopReason> {
   }
 }
 
+/** Guests still running when a test ends (a failed assertion leaves its guest up): stopped after it. */
+const live = new Set<Vm>();
+afterEach(async () => {
+  for (const vm of live) await vm.stop().catch(() => {});
+  live.clear();
+});
+
 async function bootToShell(disks: string[] = []): Promise<Vm> {
   const vm = Vm.boot({ disks });
+  live.add(vm);
   await vm.waitFor('LilyVM guest ready', 180_000);
   await vm.waitFor(PROMPT, 60_000);
   return vm;
