@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { BUILD_DIR, NativeRunner, buildRunner } from '../../test/cpu/native.ts';
+import { BUILD_DIR, NativeRunner, chooseOracle } from '../../test/cpu/native.ts';
 import type { CaseInput } from '../../test/cpu/native.ts';
 import { CODE_BASE, DATA_BASE } from '../../test/cpu/layout.ts';
 import { InterpMachine } from '../../test/cpu/run-interp.ts';
@@ -108,8 +108,8 @@ function fmt(n: number, digits = 1): string {
 
 function main(): void {
   const quick = process.argv.includes('--quick');
-  const built = buildRunner();
-  if (!built.ok) throw new Error(built.reason);
+  const o = chooseOracle();
+  if (!o.ok) throw new Error(`no reference to compare with: ${o.reason}`);
   const image = buildWorkloads();
   const text = sampleText(512 * 1024);
   const packed = lzCompress(text);
@@ -131,7 +131,7 @@ function main(): void {
     { name: 'LZ77 decode', id: 4, iterations: Math.max(1, Math.round(20 * scale)), bytesPerIteration: text.length },
   ];
 
-  const native = new NativeRunner(built.path, { codeSize: CODE_SIZE, dataSize: DATA_SIZE, timeoutMs: 0 });
+  const native = new NativeRunner(o.oracle, { codeSize: CODE_SIZE, dataSize: DATA_SIZE, timeoutMs: 0 });
   const machine = new InterpMachine({ codeSize: CODE_SIZE, dataSize: DATA_SIZE, ring: 0, lowWindow: false });
   const rows: string[][] = [];
   let totalInstr = 0;
@@ -162,7 +162,8 @@ function main(): void {
     const mbs = w.bytesPerIteration ? ` ${fmt((w.bytesPerIteration * w.iterations) / secs / 1e6)} MB/s (host ${fmt((w.bytesPerIteration * w.iterations) / (nativeNs / 1e9) / 1e6, 0)})` : '';
     rows.push([w.name, (instr / 1e6).toFixed(2) + ' M', fmt(secs * 1000, 0) + ' ms', fmt(mips), fmt(nativeNs / 1e6, 2) + ' ms', fmt(nativeMips, 0), fmt(nativeMips / mips, 0) + 'x', mbs.trim()]);
   }
-  const header = ['workload', 'guest instr', 'interp time', 'interp MIPS', 'host time', 'host MIPS', 'slowdown', 'throughput'];
+  const peer = o.oracle.kind === 'native' ? 'host' : 'qemu';
+  const header = ['workload', 'guest instr', 'interp time', 'interp MIPS', `${peer} time`, `${peer} MIPS`, 'slowdown', 'throughput'];
   const widths = header.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
   const line = (r: string[]) => '| ' + r.map((v, k) => v.padEnd(widths[k])).join(' | ') + ' |';
   console.log(line(header));
@@ -170,7 +171,7 @@ function main(): void {
   for (const r of rows) console.log(line(r));
   console.log(`\ninterpreter overall: ${fmt(totalInstr / totalSecs / 1e6)} MIPS (${(totalInstr / 1e6).toFixed(1)} M guest instructions in ${fmt(totalSecs, 2)} s); ` +
     `node ${process.version}, ${process.arch}`);
-  console.log('guest instructions are counted by the interpreter (a REP-prefixed instruction counts once); the host runs the same image in a 32-bit process');
+  console.log(`guest instructions are counted by the interpreter (a REP-prefixed instruction counts once); the same image runs on ${o.oracle.describe}`);
 }
 
 main();

@@ -6,7 +6,7 @@ import { CI_CASES_PER_ROW, DEFAULT_SEED, LONG_CASES_PER_ROW, generateCase, gener
 import type { GenCase } from './generate.ts';
 import { makeHarness, reproducer, runCases, shrink, summarize } from './harness.ts';
 import { KNOWN_FAILING } from './known-failures.ts';
-import { buildRunner } from './native.ts';
+import { chooseOracle } from './native.ts';
 
 
 interface Args {
@@ -48,12 +48,13 @@ function parseArgs(argv: string[]): Args {
 
 function main(): number {
   const args = parseArgs(process.argv.slice(2));
-  const built = buildRunner();
-  if (!built.ok) {
-    console.error(`cannot build the native runner: ${built.reason}`);
+  const o = chooseOracle();
+  if (!o.ok) {
+    console.error(`cpu-diff: ${o.reason}`);
     return 2;
   }
-  const h = makeHarness(built.path);
+  console.log(`cpu-diff: oracle ${o.oracle.describe}`);
+  const h = makeHarness(o.oracle);
   const lowMapped = h.native.lowMapped;
   let cases: GenCase[];
   let rowKeys: string[];

@@ -5,22 +5,18 @@ import type { OpcodeEntry } from '../../src/cpu/table/types.ts';
 import { CI_CASES_PER_ROW, DEFAULT_SEED, generateSuite, rowKey } from './generate.ts';
 import { makeHarness, reproducer, runCases, shrink, summarize } from './harness.ts';
 import { KNOWN_FAILING } from './known-failures.ts';
-import { buildRunner } from './native.ts';
+import { chooseOracle } from './native.ts';
 
 /** Reproducers printed in full when the test fails (the rest are listed by opcode). */
 const MAX_REPROS = 25;
 
 test('the interpreter agrees with the host CPU on every unprivileged opcode (fixed seed)', async (t) => {
-  if (process.arch !== 'x64' && process.arch !== 'ia32') {
-    t.skip(`the host CPU is ${process.arch}, not x86`);
+  const o = chooseOracle();
+  if (!o.ok) {
+    t.skip(o.reason);
     return;
   }
-  const built = buildRunner();
-  if (!built.ok) {
-    t.skip(built.reason);
-    return;
-  }
-  const h = makeHarness(built.path);
+  const h = makeHarness(o.oracle);
   const suite = generateSuite({ seed: DEFAULT_SEED, lowMapped: h.native.lowMapped, perRow: CI_CASES_PER_ROW });
   const reports = runCases(h, suite.cases);
   const keys = suite.rows.map(rowKey);
@@ -33,7 +29,7 @@ test('the interpreter agrees with the host CPU on every unprivileged opcode (fix
     if (s.failingRows.has(k)) await t.test(`known failing: ${k}`, (st) => st.skip(why));
   }
   const hidden = [...s.failingRows.entries()].filter(([k]) => k in KNOWN_FAILING).reduce((n, [, l]) => n + l.length, 0);
-  console.log(`cpu-diff: ${s.cases} cases, ${s.rows} of ${keys.length} opcodes covered, ${s.disagreements - hidden} disagreements in ${failing.length} opcodes` +
+  console.log(`cpu-diff: oracle ${o.oracle.describe}: ${s.cases} cases, ${s.rows} of ${keys.length} opcodes covered, ${s.disagreements - hidden} disagreements in ${failing.length} opcodes` +
     `${hidden ? ` (+${hidden} in ${s.failingRows.size - failing.length} known-failing)` : ''}, ${suite.skipped.length} rows out of scope (seed ${DEFAULT_SEED})`);
 
   const problems: string[] = [];
@@ -47,18 +43,14 @@ test('the interpreter agrees with the host CPU on every unprivileged opcode (fix
 });
 
 test('the harness notices a wrong instruction (ADC that ignores the carry)', (t) => {
-  if (process.arch !== 'x64' && process.arch !== 'ia32') {
-    t.skip(`the host CPU is ${process.arch}, not x86`);
-    return;
-  }
-  const built = buildRunner();
-  if (!built.ok) {
-    t.skip(built.reason);
+  const o = chooseOracle();
+  if (!o.ok) {
+    t.skip(o.reason);
     return;
   }
   const add = OPCODE_TABLE.find((e) => e.opcode === 0x01)!;
   const broken: OpcodeEntry[] = OPCODE_TABLE.map((e) => (e.opcode === 0x11 ? { ...e, exec: add.exec } : e));
-  const h = makeHarness(built.path, broken);
+  const h = makeHarness(o.oracle, broken);
   const suite = generateSuite({ seed: DEFAULT_SEED, lowMapped: h.native.lowMapped, perRow: 16, filter: (e) => e.opcode === 0x11 });
   const s = summarize(runCases(h, suite.cases), suite.rows.map(rowKey));
   assert.ok(s.failingRows.has('11'), 'ADC with the carry ignored was not caught');

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF } from '../../src/cpu/constants.ts';
 import type { OpcodeEntry } from '../../src/cpu/table/types.ts';
 import type { GenCase } from './generate.ts';
-import { CODE_ENTRY, DATA_BASE, LOW_BASE } from './layout.ts';
+import { CODE_BASE, CODE_ENTRY, DATA_BASE, LOW_BASE } from './layout.ts';
 import { NativeRunner, ST_DIED, ST_SIGNAL, ST_SYSCALL, ST_TIMEOUT } from './native.ts';
-import type { FpuSnapshot, NativeResult } from './native.ts';
+import type { CaseInput, FpuSnapshot, NativeResult, Oracle } from './native.ts';
 import { InterpMachine } from './run-interp.ts';
 import type { InterpResult } from './run-interp.ts';
 
@@ -52,7 +52,46 @@ const EMPTY = new Uint8Array(0);
 
 const SIG_NAMES: Record<number, string> = { 4: 'SIGILL', 5: 'SIGTRAP', 7: 'SIGBUS', 8: 'SIGFPE', 11: 'SIGSEGV', 31: 'SIGSYS' };
 
-export function nativeOutcome(r: NativeResult, init: { data: Uint8Array; low: Uint8Array }): Outcome {
+/** The byte the case put at a code-window address (INT3 where it put nothing). */
+function codeByte(c: CaseInput, addr: number): number {
+  const a = addr >>> 0;
+  let v = 0xcc;
+  const start = CODE_BASE + c.codeOffset;
+  if (a >= start && a < start + c.code.length) v = c.code[a - start];
+  for (const p of c.patches) if (a >= p.addr && a < p.addr + p.bytes.length) v = p.bytes[a - p.addr];
+  return v;
+}
+
+const PREFIXES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
+const SI_KERNEL = 0x80;
+
+/**
+ * The exception vector behind a signal, for QEMU user mode, whose signal frames carry the error
+ * code and CR2 but leave trapno -1. It follows the mapping of Linux's (and QEMU's) trap handlers:
+ * #PF is SIGSEGV with SEGV_MAPERR/ACCERR; #GP, INTO and BOUND are SIGSEGV with SI_KERNEL, told
+ * apart by the instruction (INTO traps, so EIP is past its CE byte; BOUND faults at its 62 opcode);
+ * #SS is SIGBUS with SI_KERNEL (no case loads a segment register, so never #NP); #AC is SIGBUS
+ * BUS_ADRALN; #DE is SIGFPE FPE_INTDIV/INTOVF and #MF any other SIGFPE; ICEBP (F1) is SIGTRAP like INT3.
+ */
+export function vectorFromSignal(r: NativeResult, c: CaseInput): number {
+  switch (r.signo) {
+    case 5: return codeByte(c, r.eip - 1) === 0xf1 ? 1 : 3;
+    case 4: return 6;
+    case 8: return r.sicode === 1 || r.sicode === 2 ? 0 : 16;
+    case 7: return r.sicode === SI_KERNEL ? 12 : 17;
+    case 11: {
+      if (r.sicode !== SI_KERNEL) return 14;
+      let a = r.eip;
+      for (let k = 0; k < 15 && PREFIXES.has(codeByte(c, a)); k++) a++;
+      if (codeByte(c, a) === 0x62) return 5;
+      if (codeByte(c, r.eip - 1) === 0xce) return 4;
+      return 13;
+    }
+    default: return -1;
+  }
+}
+
+export function nativeOutcome(r: NativeResult, c: CaseInput, init: { data: Uint8Array; low: Uint8Array }): Outcome {
   const data = Uint8Array.from(init.data);
   const low = Uint8Array.from(init.low);
   for (const d of r.diffs) {
@@ -66,7 +105,7 @@ export function nativeOutcome(r: NativeResult, init: { data: Uint8Array; low: Ui
   if (r.status === ST_DIED) return { ...base, kind: 'died', vector: -1, message: `runner died (${r.signo})` };
   if (r.status !== ST_SIGNAL) return { ...base, kind: 'error', vector: -1, message: `runner status ${r.status}` };
   // SIGTRAP reports trapno 3 for INT3 and 1 for single-step; others carry the hardware vector.
-  const vector = r.trapno;
+  const vector = (r.trapno | 0) === -1 ? vectorFromSignal(r, c) : r.trapno;
   return {
     ...base, kind: 'exception', vector,
     err: HAS_ERROR.has(vector) ? r.err >>> 0 : 0,
@@ -189,9 +228,9 @@ export interface Harness {
   stepMachine: InterpMachine;
 }
 
-export function makeHarness(runnerPath: string, table?: readonly OpcodeEntry[]): Harness {
-  const native = new NativeRunner(runnerPath, { timeoutMs: NATIVE_TIMEOUT_MS });
-  const { lowMapped } = native.probe();
+export function makeHarness(oracle: Oracle, table?: readonly OpcodeEntry[]): Harness {
+  const native = new NativeRunner(oracle, { timeoutMs: NATIVE_TIMEOUT_MS });
+  const { lowMapped } = native;
   return {
     native,
     // No cool-down after self-modifying stores: blocks are rebuilt at once, so their invalidation is what gets tested.
@@ -224,7 +263,7 @@ export function runCases(h: Harness, cases: GenCase[], onProgress?: (done: numbe
       const init = h.machine.initialImage(c);
       const nr = byId.get(c.id);
       const native: Outcome = nr
-        ? nativeOutcome(nr, init)
+        ? nativeOutcome(nr, c, init)
         : { kind: 'error', message: 'no result from the runner', vector: -1, err: 0, cr2: 0, eip: 0, eflags: 0, regs: [], data: init.data, low: init.low };
       // Both execution paths of the interpreter must agree with the CPU; a report shows the first that does not.
       let interp = interpOutcome(runInterp(h.machine, c, init));
