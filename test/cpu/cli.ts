@@ -94,6 +94,7 @@ function main(): number {
     for (const r of shown) console.log(reproducer(args.shrink ? shrink(h, r) : r, args.seed));
   }
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  for (const [why, n] of s.notCompared) console.log(`cpu-diff: ${n} cases not compared on this oracle: ${why}`);
   console.log(`cpu-diff: ${s.cases} cases, ${s.rows} opcodes covered, ${s.disagreements} disagreements in ${failing.length} opcodes (seed ${args.seed}, ${secs} s)`);
   return s.disagreements === 0 ? 0 : 1;
 }

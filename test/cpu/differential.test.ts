@@ -31,6 +31,7 @@ test('the interpreter agrees with the host CPU on every unprivileged opcode (fix
   const hidden = [...s.failingRows.entries()].filter(([k]) => k in KNOWN_FAILING).reduce((n, [, l]) => n + l.length, 0);
   console.log(`cpu-diff: oracle ${o.oracle.describe}: ${s.cases} cases, ${s.rows} of ${keys.length} opcodes covered, ${s.disagreements - hidden} disagreements in ${failing.length} opcodes` +
     `${hidden ? ` (+${hidden} in ${s.failingRows.size - failing.length} known-failing)` : ''}, ${suite.skipped.length} rows out of scope (seed ${DEFAULT_SEED})`);
+  for (const [why, n] of s.notCompared) console.log(`cpu-diff: ${n} cases not compared on this oracle: ${why}`);
 
   const problems: string[] = [];
   if (uncovered.length) problems.push(`rows without cases: ${uncovered.join(' ')}`);

@@ -210,7 +210,6 @@ export function generateX87(e: OpcodeEntry, key: string, index: number, rng: Rng
     b.body.push(modrm);
   }
   if (rng.chance(0.15)) b.body.push(0x9b);
-  void opAt;
   const exact = isExactlyEmulated(op, modrm);
   let fpu: FpuCompare = exact ? 'exact' : 'inexact';
   if (op === 0xd9 && (modrm === 0xf0 || modrm === 0xf9) && st0 !== undefined && outsideDomain(st0, modrm === 0xf0 ? 1 : 0.2928932188134524)) {
@@ -229,6 +228,8 @@ export function generateX87(e: OpcodeEntry, key: string, index: number, rng: Rng
     codeOffset: CODE_ENTRY - CODE_BASE,
     code: b.code(),
     patches: b.patches,
+    traits: ['x87', ...(form === 'mem' && reg === 6 && (kind === 'env' || kind === 'save') ? [kind === 'env' ? 'fnstenv' : 'fnsave'] : [])],
+    envAt: form === 'mem' && reg === 6 && (kind === 'env' || kind === 'save') ? { addr: b.memTarget, o16: b.o16 && opAt === 0 } : undefined,
     cmp: {
       flagsMask: FLAGS_COMPARED,
       regMask: b.regMask,

@@ -26,6 +26,12 @@ export interface CompareSpec {
   fpu: FpuCompare;
   /** Data bytes whose value is architecturally undefined. */
   memIgnore: { addr: number; len: number }[];
+  /** Page-fault error code bits not compared (an oracle's limits). */
+  pfErrIgnore?: number;
+  /** FSW bits not compared (an oracle's limits). */
+  swIgnore?: number;
+  /** Do not compare the x87 tag word (an oracle's limits); ST(i) is compared where both sides hold a value. */
+  ignoreTags?: boolean;
   /**
    * A multi-part operand (x87 m64/m80/environment, FXSAVE area) whose faulting byte is implementation-specific:
    * CR2 agrees when both sides report an address inside it.
@@ -42,6 +48,13 @@ export interface GenCase extends CaseInput {
   /** Index of the case within its row (with the seed, it regenerates the case). */
   index: number;
   cmp: CompareSpec;
+  /**
+   * Facts about the input that an oracle's limits are stated in (oracle-limits.ts): 'lock-ud' (a LOCK
+   * prefix that must raise #UD), 'cs-override', 'x87' (an x87 escape), 'fnstenv'/'fnsave' with envAt.
+   */
+  traits?: string[];
+  /** Where an FNSTENV/FNSAVE stores its environment, and whether in the 16-bit layout. */
+  envAt?: { addr: number; o16: boolean };
 }
 
 export const DEFAULT_SEED = 20240601;
@@ -153,6 +166,8 @@ const SEG_PREFIXES = [0x26, 0x2e, 0x36, 0x3e];
 const UNMAPPED = [0x00002000, 0x00001ff8, 0x30000000, 0x10002000, 0x1ffff000, 0x7ff00000];
 
 export class Builder {
+  /** GenCase.traits gathered by hooks. */
+  traits: string[] = [];
   regs: number[] = [];
   locked = [false, false, false, false, false, false, false, false];
   eflags = FLAG_FIXED | FLAG_IF;
@@ -677,7 +692,9 @@ hook(['fxrstor'], {
     b.patch(t, 0x40 | (rng.u32() & 0x1f3f), 2);
     b.patch(t + 2, rng.u32() & 0xffff, 2);
     b.patch(t + 4, rng.u32() & 0xff, 1);
-    b.patch(t + 24, rng.chance(0.9) ? 0x1f80 | (rng.u32() & 0x7f) : rng.u32(), 4);
+    const mxcsr = rng.chance(0.9) ? 0x1f80 | (rng.u32() & 0x7f) : rng.u32();
+    b.patch(t + 24, mxcsr, 4);
+    if (mxcsr >>> 16) b.traits.push('mxcsr-reserved');
     for (let i = 0; i < 8; i++) {
       b.patch(t + 32 + 16 * i, (BigInt(rng.u32()) << 32n) | BigInt(rng.u32()), 8);
       b.patch(t + 40 + 16 * i, rng.pick([0x3fff, 0x4000, 0xbfff, 0x7fff, 0, rng.u32() & 0xffff]), 2);
@@ -850,6 +867,11 @@ export function generateCase(e: OpcodeEntry, index: number, opts: GenOptions): G
     code: b.code(),
     patches: b.patches,
     cmp: { flagsMask: FLAGS_COMPARED & ~undef, regMask: b.regMask, fpu: b.fpu, memIgnore: b.memIgnore, cr2Within: b.cr2Within },
+    traits: [
+      ...b.traits,
+      ...(b.lock && !(e.lockable && b.memTarget >= 0) ? ['lock-ud'] : []),
+      ...(b.seg === 0x2e ? ['cs-override'] : []),
+    ],
   };
 }
 
