@@ -168,6 +168,10 @@ export class Cpu implements FpuHost {
   private instrEsp = 0;
 
   halted = false;
+  /** Events delivered so far (interrupts, exceptions, INT n): an instruction that delivered one takes no single-step trap. */
+  eventsDelivered = 0;
+  /** Set by MOV SS / POP SS during the current instruction: its single-step trap waits for the next one (SDM 6.8.3). */
+  private ssLoaded = false;
   /** Instructions in the interrupt shadow (after STI, MOV SS, POP SS). */
   irqInhibit = 0;
   private intrPending = false;
@@ -1143,6 +1147,7 @@ export class Cpu implements FpuHost {
    * event (sets EXT in error codes).
    */
   interrupt(vector: number, software: boolean, errorCode: number, ext: boolean): void {
+    this.eventsDelivered++;
     if (this.isRealMode()) {
       this.interruptReal(vector);
       return;
@@ -1586,15 +1591,25 @@ export class Cpu implements FpuHost {
     this.instrEip = this.eip;
     this.instrEsp = this.r32[ESP];
     const tf = this.flags & FLAG_TF;
+    const delivered = this.eventsDelivered;
+    this.ssLoaded = false;
     this.step();
     this.instructionsRetired++;
     if (this.replay.length !== 0) this.ioIterationDone();
-    if (tf) {
+    // INT n, INT3 and INTO enter their handler with TF clear: the trap is not taken there. After
+    // MOV SS or POP SS the trap comes after the next instruction (the shadow holds back #DB too).
+    if (tf && this.eventsDelivered === delivered && !this.ssLoaded) {
       this.instrEip = this.eip;
       this.instrEsp = this.r32[ESP];
       this.dr[6] |= 0x4000;
       this.interrupt(EXC_DB, false, -1, true);
     }
+  }
+
+  /** MOV SS / POP SS: interrupts and the single-step trap wait one instruction. */
+  ssShadow(): void {
+    this.irqInhibit = 1;
+    this.ssLoaded = true;
   }
 
   /** Undo the visible effects of a partly executed instruction: restart it. */

@@ -364,7 +364,8 @@ export function enter(cpu: Cpu): void {
   const sp0 = cpu.getSp();
   stackWrite(cpu, -w, o32 ? cpu.r32[EBP] : cpu.r16[EBP << 1], o32);
   let delta = -w;
-  const frameTemp = ss32 ? (sp0 - w) | 0 : (sp0 - w) & 0xffff;
+  // FrameTemp is ESP with a 32-bit operand size even on a 16-bit stack (SDM ENTER): the upper half of ESP stays.
+  const frameTemp = ss32 ? (sp0 - w) | 0 : o32 ? (cpu.r32[ESP] & 0xffff0000) | ((sp0 - w) & 0xffff) : (sp0 - w) & 0xffff;
   if (level > 0) {
     let bp = ss32 ? cpu.r32[EBP] : cpu.r16[EBP << 1];
     for (let i = 1; i < level; i++) {

@@ -93,7 +93,7 @@ export function movSregEw(cpu: Cpu): void {
   const seg = cpu.regField;
   if (seg === CS || seg > GS) cpu.undefinedOpcode();
   loadSegment(cpu, seg, cpu.readE16());
-  if (seg === SS) cpu.irqInhibit = 1;
+  if (seg === SS) cpu.ssShadow();
 }
 
 /** 8C: MOV Ew, Sreg. A 32-bit register destination is zero-extended (P6 and later). */
@@ -117,7 +117,7 @@ export function popSreg(cpu: Cpu, seg: number): void {
   loadSegment(cpu, seg, v);
   if (oldSs32) cpu.r32[ESP] = (cpu.r32[ESP] + width) | 0;
   else cpu.r16[8] = cpu.r16[8] + width;
-  if (seg === SS) cpu.irqInhibit = 1;
+  if (seg === SS) cpu.ssShadow();
 }
 
 /** LDS/LES/LSS/LFS/LGS Gv, Mp. */

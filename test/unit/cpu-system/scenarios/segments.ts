@@ -260,3 +260,51 @@ EXC 0c 0000
 DONE
 `,
 };
+
+/** ENTER with a 32-bit operand size on a 16-bit stack (SS.B = 0): FrameTemp keeps the upper half of ESP (SDM ENTER). */
+export const enterOn16BitStack: Scenario = {
+  name: 'ENTER with a 32-bit operand on a 16-bit stack',
+  source: `
+main:
+  mov [SCRATCH], esp
+  mov ax, SEL_DATA16
+  mov ss, ax
+  mov esp, 0x00010000
+  mov ebp, 0x12345678
+  enter 8, 0
+  mov eax, ebp
+  mov ecx, esp
+  mov esp, 0x00010000
+  mov ebp, 0x00020040
+  mov dword [0x003c], 0xcafef00d
+  enter 4, 2
+  mov ebx, ebp
+  mov esi, esp
+  mov edi, [0xfff4]
+  mov ebp, [0xfff8]
+  mov dx, SEL_DATA0
+  mov ss, dx
+  mov esp, [SCRATCH]
+  SHOW "ebp", eax
+  SHOW "esp", ecx
+  NEWLINE
+  SHOW "ebp", ebx
+  SHOW "esp", esi
+  SHOW "frame", edi
+  SHOW "copied", ebp
+  NEWLINE
+  ret
+`,
+  expected: `ebp=0001fffc esp=0001fff4 
+ebp=0001fffc esp=0001fff0 frame=0001fffc copied=cafef00d 
+DONE
+`,
+  qemuKnown: [
+    { expected: 'ebp=0001fffc esp=0001fff4 ', qemu: 'ebp=0000fffc esp=0001fff4 ', why: 'QEMU 7.2 takes FrameTemp from SP, not ESP, on a 16-bit stack' },
+    {
+      expected: 'ebp=0001fffc esp=0001fff0 frame=0001fffc copied=cafef00d ',
+      qemu: 'ebp=0000fffc esp=0001fff0 frame=0000fffc copied=cafef00d ',
+      why: 'the same, for the frame pointer ENTER pushes with a nesting level',
+    },
+  ],
+};
