@@ -15,6 +15,11 @@ import { requireCpl0 } from './system-seg.ts';
 
 /** IA32_BIOS_SIGN_ID: the microcode revision (reads 0: no microcode update is loaded). */
 export const MSR_BIOS_SIGN_ID = 0x8b;
+/**
+ * IA32_PLATFORM_ID (read-only, P6 family from model 5 on). Bits 52:50 give the platform the
+ * microcode is for; Linux's microcode loader reads it unchecked on this CPUID. Platform 0.
+ */
+export const MSR_PLATFORM_ID = 0x17;
 
 const CR0_DEFINED = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG;
 const DR7_GD = 0x2000;
@@ -194,6 +199,7 @@ export function rdmsr(cpu: Cpu): void {
   switch (msr) {
     case MSR_TSC: setEdxEax(cpu, tscNow(cpu)); return;
     case MSR_BIOS_SIGN_ID: setEdxEax(cpu, 0); return;
+    case MSR_PLATFORM_ID: setEdxEax(cpu, 0); return;
     case MSR_SYSENTER_CS: setEdxEax(cpu, cpu.msrSysenterCs >>> 0); return;
     case MSR_SYSENTER_ESP: setEdxEax(cpu, cpu.msrSysenterEsp >>> 0); return;
     case MSR_SYSENTER_EIP: setEdxEax(cpu, cpu.msrSysenterEip >>> 0); return;

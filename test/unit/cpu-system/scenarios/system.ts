@@ -24,6 +24,7 @@ main:
   WRMSR 0x176, 0, sysenter_entry
   SHOW_MSR 0x174
   SHOW_MSR 0x175
+  SHOW_MSR 0x17
   mov ecx, 0x176
   rdmsr
   sub eax, sysenter_entry
@@ -97,7 +98,7 @@ ring3_sysexit:
 
 `,
   expected: `msr
-hi=00000000 lo=00000008 hi=00000000 lo=00088000 eip=00000000 
+hi=00000000 lo=00000008 hi=00000000 lo=00088000 hi=00000000 lo=00000000 eip=00000000 
 tsc
 increasing=00000001 
 sysenter
