@@ -2,7 +2,7 @@
 // Vol. 2 instruction pages for the special-operand tables).
 
 import {
-  BIAS, FLAG_DE, FLAG_IE, FLAG_ZE, INDEFINITE, INF, Kind, NEG_INF, NEG_ZERO, RC_DOWN, ZERO, big, bitLength, classify, f80, pow2,
+  BIAS, FLAG_DE, SIG_INT_BIT, FLAG_IE, FLAG_ZE, INDEFINITE, INF, Kind, NEG_INF, NEG_ZERO, RC_DOWN, ZERO, big, bitLength, classify, f80, pow2,
   fromInt, isNaNKind, packF80, quiet, roundToF80, roundToInteger, signOf, unpack,
 } from './float80.ts';
 import type { F80, FpCtx } from './float80.ts';
@@ -318,7 +318,12 @@ export function remainder(ctx: FpCtx, a: F80, b: F80, ieee: boolean): RemainderR
   if (nan) return { value: nan, quotient: 0, partial: false, special: true };
   if (ka === Kind.Inf || kb === Kind.Zero) return { value: invalid(ctx), quotient: 0, partial: false, special: true };
   if (ka === Kind.Denormal || kb === Kind.Denormal) ctx.flags |= FLAG_DE;
-  if (ka === Kind.Zero || kb === Kind.Inf) return { value: a, quotient: 0, partial: false };
+  if (ka === Kind.Zero) return { value: a, quotient: 0, partial: false };
+  if (kb === Kind.Inf) {
+    // The remainder is the dividend, normalized: a pseudo-denormal (exponent 0, integer bit set) comes back with exponent 1.
+    const pseudo = ka === Kind.Denormal && (a.sig & SIG_INT_BIT) !== 0n;
+    return { value: pseudo ? f80(a.se >> 15, 1, a.sig) : a, quotient: 0, partial: false };
+  }
   const ua = unpack(a, ka);
   const ub = unpack(b, kb);
   const d = ua.e - ub.e;
