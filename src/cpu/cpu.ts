@@ -29,6 +29,9 @@ const HALT_SIGNAL = { halt: true };
 /** The engine met something it does not implement. Ends the run with a report. */
 export class UnimplementedError extends Error {}
 
+/** The guest put the machine in a state this CPU cannot go on from (e.g. an IDT in MMIO space). */
+export class MachineError extends Error {}
+
 export type Handler = (cpu: Cpu) => void;
 
 // Lazy arithmetic flags: the last flag-setting operation, evaluated on demand.
@@ -168,6 +171,8 @@ export class Cpu implements FpuHost {
   private instrEsp = 0;
 
   halted = false;
+  /** Non-zero while an event is being delivered (descriptor reads then cannot exit for MMIO). */
+  private deliveryDepth = 0;
   /** Events delivered so far (interrupts, exceptions, INT n): an instruction that delivered one takes no single-step trap. */
   eventsDelivered = 0;
   /** Set by MOV SS / POP SS during the current instruction: its single-step trap waits for the next one (SDM 6.8.3). */
@@ -759,6 +764,12 @@ export class Cpu implements FpuHost {
    */
   private exitAccess(exit: VmExit & { value: number }): number {
     if (this.replayPos < this.replay.length) return this.replay[this.replayPos++];
+    if (this.deliveryDepth !== 0) {
+      // Event delivery cannot stop half-way for a device and be replayed: descriptor tables
+      // and TSSs must be in RAM.
+      const where = exit.kind === 'mmio' ? `physical address ${(exit.addr >>> 0).toString(16)}` : 'an I/O port';
+      throw new MachineError(`event delivery accessed ${where}, outside RAM: the IDT, GDT, LDT and TSS must be in RAM`);
+    }
     this.pendingExit = exit;
     throw EXIT_SIGNAL;
   }
@@ -1148,6 +1159,15 @@ export class Cpu implements FpuHost {
    */
   interrupt(vector: number, software: boolean, errorCode: number, ext: boolean): void {
     this.eventsDelivered++;
+    this.deliveryDepth++;
+    try {
+      this.deliver(vector, software, errorCode, ext);
+    } finally {
+      this.deliveryDepth--;
+    }
+  }
+
+  private deliver(vector: number, software: boolean, errorCode: number, ext: boolean): void {
     if (this.isRealMode()) {
       this.interruptReal(vector);
       return;
@@ -1413,19 +1433,37 @@ export class Cpu implements FpuHost {
           this.finishInstruction();
           return { kind: 'halt' };
         }
-        if (e instanceof CpuFault) {
-          this.abortInstruction();
-          this.replay.length = 0;
-          const r = this.deliverFault(e);
-          if (r) return r;
-          if (this.instructionsRetired >= end) return { kind: 'budget' };
-          continue;
-        }
+        if (!(e instanceof CpuFault)) return this.engineError(e);
         this.abortInstruction();
-        const msg = e instanceof Error ? e.message : String(e);
-        return { kind: 'error', message: `${msg}\n${this.describeState()}` };
+        this.replay.length = 0;
+        let r: VmExit | null;
+        try {
+          r = this.deliverFault(e);
+        } catch (e2) {
+          return this.engineError(e2);
+        }
+        if (r) return r;
+        // A delivery takes time like an instruction: a handler that faults at once, again and
+        // again, still uses up the budget and lets time (and the host) go on.
+        this.instructionsRetired++;
+        if (this.instructionsRetired >= end) return { kind: 'budget' };
       }
     }
+  }
+
+  /** Anything but a fault thrown while running: an engine error exit with the state; never a thrown object. */
+  private engineError(e: unknown): VmExit {
+    this.deliveryDepth = 0;
+    this.pendingExit = null;
+    this.abortInstruction();
+    const msg = e instanceof Error ? e.message : String(e);
+    let state = '';
+    try {
+      state = this.describeState();
+    } catch {
+      state = '(state unreadable)';
+    }
+    return { kind: 'error', message: `${msg}\n${state}` };
   }
 
   private loop(end: number): void {

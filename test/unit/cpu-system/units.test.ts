@@ -1,7 +1,7 @@
 // Checks that need the harness's view of the CPU (exits, state) rather than a scenario's printout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runScenario, TestMachine } from './machine.ts';
+import { assembleScenario, runScenario, TestMachine } from './machine.ts';
 import * as Id from '../../../src/cpu/cpuid.ts';
 import { buildDispatch, needsModrm, OPCODE_TABLE } from '../../../src/cpu/table/index.ts';
 import { SYSTEM_TABLE } from '../../../src/cpu/table/system.ts';
@@ -147,4 +147,38 @@ test('the opcode table: system rows build into the dispatcher without clashes an
   assert.equal(needsModrm({ opcode: 0xee, mnemonic: 'out', operands: 'DX,AL', exec: () => {} }), false);
   assert.equal(needsModrm({ opcode: 0x8d, mnemonic: 'lea', operands: 'Gv,M', exec: () => {} }), true);
   assert.equal(needsModrm({ opcode: 0x0f20, mnemonic: 'mov', operands: 'Rd,Cd', exec: () => {} }), true);
+});
+
+test('a fault handler that faults at its first instruction still returns from run() within its budget', { timeout: 20_000 }, () => {
+  // #UD's handler is a UD2: every delivery succeeds and the handler faults again at once.
+  const m = new TestMachine();
+  m.loadMultiboot(assembleScenario(`
+main:
+  SET_GATE 6, bad_handler, 0x8e
+  ud2
+bad_handler:
+  ud2
+`));
+  // The prelude writes to the debug console first: those exits come back before the loop starts.
+  let exit = m.vcpu.run(10_000);
+  for (let i = 0; exit.kind === 'io' && i < 1000; i++) exit = m.vcpu.run(10_000);
+  assert.equal(exit.kind, 'budget');
+  const before = m.vcpu.instructionsRetired;
+  exit = m.vcpu.run(10_000);
+  assert.equal(exit.kind, 'budget', 'the next run() returns too');
+  assert.ok(m.vcpu.instructionsRetired - before <= 10_000, 'deliveries count against the budget');
+});
+
+test('an IDT in MMIO space ends the run with an error exit that says so, never a thrown object', () => {
+  const m = new TestMachine();
+  m.loadMultiboot(assembleScenario(`
+main:
+  mov word [SCRATCH], 0x7ff
+  mov dword [SCRATCH + 2], 0xfe000000
+  lidt [SCRATCH]
+  int 0x40
+`));
+  const r = m.run();
+  assert.equal(r.end, 'error');
+  assert.match(r.reason ?? '', /event delivery accessed physical address fe000200, outside RAM/);
 });
