@@ -14,6 +14,7 @@ import type { AccessSize } from '../bus/device.ts';
 import type { InterruptSource, VmExit } from '../engines/vcpu.ts';
 import type { CpuState } from './state.ts';
 import { X87 } from './fpu/x87.ts';
+import { switchTask } from './ops/task.ts';
 import type { FpuHost } from './fpu/host.ts';
 import type { Block, BlockDecoder } from './blocks.ts';
 
@@ -1182,8 +1183,18 @@ export class Cpu implements FpuHost {
     const type = (hi >> 8) & 0x1f;
     const gateDpl = (hi >> 13) & 3;
     if (type !== SYS_INT_GATE32 && type !== SYS_TRAP_GATE32 && type !== SYS_INT_GATE16 && type !== SYS_TRAP_GATE16) {
-      if (type === SYS_TASK_GATE) throw new UnimplementedError('task gate in the IDT (hardware task switching) is not implemented');
-      throw new CpuFault(EXC_GP, idtErr);
+      if (type !== SYS_TASK_GATE) throw new CpuFault(EXC_GP, idtErr);
+      if (software && gateDpl < this.cpl) throw new CpuFault(EXC_GP, idtErr);
+      if (!(hi & 0x8000)) throw new CpuFault(EXC_NP, idtErr);
+      // A task gate: the handler is another task; an error code goes on its stack.
+      const { pushWidth } = switchTask(this, lo >>> 16, 'interrupt', extBit);
+      if (errorCode >= 0) {
+        this.stackCheckWrite(pushWidth);
+        if (pushWidth === 4) this.push32Sys(errorCode);
+        else this.push16Sys(errorCode);
+      }
+      this.lzOp = LZ_NONE;
+      return;
     }
     if (software && gateDpl < this.cpl) throw new CpuFault(EXC_GP, idtErr);
     if (!(hi & 0x8000)) throw new CpuFault(EXC_NP, idtErr);

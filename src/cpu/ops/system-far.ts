@@ -1,6 +1,6 @@
 // Far control transfers, call gates, IRET, INT n and PUSHF/POPF (Intel SDM Vol. 2 CALL, JMP, RET, IRET, INT n, PUSHF, POPF; Vol. 3A 5.8, 6.12).
 import type { Cpu } from '../cpu.ts';
-import { CpuFault, UnimplementedError, descAccess, descBase, descLimit, segmentRangeOk } from '../cpu.ts';
+import { CpuFault, descAccess, descBase, descLimit, segmentRangeOk } from '../cpu.ts';
 import {
   CS, SS, DS, ES, FS, GS, ESP,
   DESC_CODE, DESC_DB, DESC_DC, DESC_P, DESC_RW, DESC_S,
@@ -11,6 +11,7 @@ import {
 import {
   commitSegment, dplOf, gpFault, isNullSelector, isVm86, nullInaccessibleDataSegments,
 } from './system-seg.ts';
+import { jumpThroughTaskGate, jumpToTss, returnFromNestedTask } from './task.ts';
 
 /** Every EFLAGS bit this CPU has: IRETD into virtual-8086 mode loads them all. */
 const FLAGS_VM86_IRET = FLAGS_ARITH | FLAG_TF | FLAG_IF | FLAG_DF | FLAG_IOPL | FLAG_NT | FLAG_RF | FLAG_VM | FLAG_AC | FLAG_ID;
@@ -46,10 +47,6 @@ function checkDirectCodeTarget(cpu: Cpu, sel: number, acc: number): void {
     throw gpFault(sel);
   }
   if (!(acc & DESC_P)) throw new CpuFault(EXC_NP, sel & 0xfffc);
-}
-
-function taskSwitch(what: string): never {
-  throw new UnimplementedError(`${what} (hardware task switching) is not implemented`);
 }
 
 /** Load CS for a transfer to a code segment that passed its checks, at privilege level cpl. */
@@ -90,10 +87,12 @@ export function farTransfer(cpu: Cpu, sel: number, offset: number, isCall: boole
       callGate(cpu, sel, d.lo, d.hi, isCall);
       return;
     case SYS_TASK_GATE:
-      return taskSwitch(isCall ? 'CALL through a task gate' : 'JMP through a task gate');
+      jumpThroughTaskGate(cpu, sel, d.lo, d.hi, isCall);
+      return;
     case SYS_TSS16_AVAIL:
     case SYS_TSS32_AVAIL:
-      return taskSwitch(isCall ? 'CALL to a TSS' : 'JMP to a TSS');
+      jumpToTss(cpu, sel, d.hi, isCall);
+      return;
     default:
       throw gpFault(sel);
   }
@@ -269,7 +268,10 @@ export function iret(cpu: Cpu): void {
     cpu.setFlags(flags, mask);
     return;
   }
-  if (cpu.flags & FLAG_NT) return taskSwitch('IRET with EFLAGS.NT set (return from a nested task)');
+  if (cpu.flags & FLAG_NT) {
+    returnFromNestedTask(cpu);
+    return;
+  }
   const eip = peekV(cpu, 0, width) >>> 0;
   const sel = peekV(cpu, width, width) & 0xffff;
   const flags = peekV(cpu, 2 * width, width);
