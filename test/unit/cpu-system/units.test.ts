@@ -42,27 +42,6 @@ handler:
   assert.deepEqual(r.machine.acknowledged, [0x50]);
 });
 
-test('a task gate, a TSS as a far target and IRET with NT end the run with a clear error', () => {
-  const gdt = `
-%macro TEST_GDT 0
-  SEGDESC 0, 0x67, 0x89, 0
-  dq 0
-%endmacro
-`;
-  const toTss = runScenario(gdt + 'main:\n  jmp 0x40:0\n');
-  assert.equal(toTss.end, 'error');
-  assert.match(toTss.reason!, /JMP to a TSS \(hardware task switching\) is not implemented/);
-  const gate = runScenario(gdt + 'main:\n  SET_CALL_GATE 0x48, 0, 0x40, 0x85, 0\n  call 0x48:0\n');
-  assert.equal(gate.end, 'error');
-  assert.match(gate.reason!, /CALL through a task gate/);
-  const nt = runScenario('main:\n  pushfd\n  or dword [esp], 0x4000\n  popfd\n  iretd\n');
-  assert.equal(nt.end, 'error');
-  assert.match(nt.reason!, /IRET with EFLAGS.NT set/);
-  const idt = runScenario('main:\n  mov byte [idt + 0x40 * 8 + 5], 0x85\n  int 0x40\n');
-  assert.equal(idt.end, 'error');
-  assert.match(idt.reason!, /task gate in the IDT/);
-});
-
 test('LAR, LSL, VERR, VERW, ARPL, SLDT, STR, LLDT, LTR are #UD in real mode', () => {
   const encodings = [
     [0x0f, 0x02, 0xc0], [0x0f, 0x03, 0xc0], [0x0f, 0x00, 0xe0], [0x0f, 0x00, 0xe8], [0x63, 0xc0],
