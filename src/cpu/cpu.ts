@@ -1467,7 +1467,12 @@ export class Cpu implements FpuHost {
     this.deliveryDepth = 0;
     this.pendingExit = null;
     this.abortInstruction();
-    const msg = e instanceof Error ? e.message : String(e);
+    // An unimplemented instruction or a machine the guest broke is the guest's doing; anything
+    // else is a fault in the engine, and says so with where it was thrown.
+    let msg: string;
+    if (e instanceof UnimplementedError || e instanceof MachineError) msg = e.message;
+    else if (e instanceof Error) msg = `internal error: ${e.name}: ${e.message}${e.stack ? ` (${e.stack.split('\n')[1]?.trim() ?? ''})` : ''}`;
+    else msg = `internal error: ${String(e)}`;
     let state = '';
     try {
       state = this.describeState();
