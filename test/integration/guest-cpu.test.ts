@@ -1,0 +1,88 @@
+// The default guest uses CPU features that only a real kernel reaches: LDT segments set up by
+// a 32-bit program through modify_ldt(2), and a double fault taken through Linux i386's #DF
+// task gate (provoked by LKDTM).
+import { afterEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Vm, DEFAULT_KERNEL } from '../../src/index.ts';
+import type { StopReason } from '../../src/index.ts';
+
+const PROMPT = /~ # (?:\x1b\[6n)?$/;
+const PROGRAMS = join(dirname(fileURLToPath(import.meta.url)), 'programs');
+
+function noGuest(): string | false {
+  if (!existsSync(DEFAULT_KERNEL)) return 'the default guest (guest/out/bzImage) is not built';
+  return false;
+}
+
+/** Build test/integration/programs/ldt.c as a static i386 program on an ext2 image; a reason string when the host cannot. */
+function buildLdtDisk(): string | { reason: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'lilyvm-ldt-'));
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  try {
+    execFileSync('gcc', ['-m32', '-static', '-O2', '-o', join(root, 'ldt'), join(PROGRAMS, 'ldt.c')], { stdio: 'pipe' });
+  } catch (e) {
+    return { reason: `gcc -m32 -static cannot build the LDT program (install gcc-multilib): ${String((e as { stderr?: Buffer }).stderr ?? e).split('\n')[0]}` };
+  }
+  const image = join(dir, 'ldt.img');
+  try {
+    execFileSync('mke2fs', ['-q', '-t', 'ext2', '-d', root, image, '4M'], { stdio: 'pipe' });
+  } catch (e) {
+    return { reason: `mke2fs -d cannot make the disk (install e2fsprogs): ${String(e).split('\n')[0]}` };
+  }
+  return image;
+}
+
+const live = new Set<Vm>();
+afterEach(async () => {
+  for (const vm of live) await vm.stop().catch(() => {});
+  live.clear();
+});
+
+async function bootToShell(disks: string[] = []): Promise<Vm> {
+  const vm = Vm.boot({ disks });
+  live.add(vm);
+  await vm.waitFor('LilyVM guest ready', 180_000);
+  await vm.waitFor(PROMPT, 60_000);
+  return vm;
+}
+
+async function shell(vm: Vm, command: string, timeoutMs = 120_000): Promise<string> {
+  vm.type(command + '\n');
+  const text = await vm.waitFor(PROMPT, timeoutMs);
+  return text.split('\n').slice(1, -1).join('\n').replace(/\r/g, '');
+}
+
+test('a 32-bit program uses 32- and 16-bit LDT data segments and an LDT code segment in the guest', { skip: noGuest(), timeout: 600_000 }, async (t) => {
+  const disk = buildLdtDisk();
+  if (typeof disk !== 'string') {
+    t.skip(disk.reason);
+    return;
+  }
+  const vm = await bootToShell([`${disk},ro`]);
+  const out = await shell(vm, 'mount -o ro /dev/vda /mnt && /mnt/ldt; echo rc=$?');
+  assert.match(out, /ldt: far call ran with cs=0x17/);
+  assert.match(out, /ldt: fs:0x1000 past the limit gave signal 11/);
+  assert.match(out, /ldt: all checks passed\nrc=0/);
+  vm.type('poweroff -f\n');
+  assert.equal((await vm.stopped).kind, 'poweroff');
+});
+
+test('a double fault in the kernel reaches Linux\'s #DF task gate and its report', { skip: noGuest(), timeout: 600_000 }, async () => {
+  const vm = await bootToShell();
+  // LKDTM loads a zero-limit SS and touches the stack: #SS, whose delivery faults again, is #DF.
+  // (An i386 kernel has no guard page under its stack, so a plain overflow does not fault.)
+  vm.type('mount -t debugfs none /sys/kernel/debug && echo DOUBLE_FAULT > /sys/kernel/debug/provoke-crash/DIRECT\n');
+  await vm.waitFor('lkdtm: Performing direct entry DOUBLE_FAULT', 60_000);
+  // exc_double_fault() runs in the double-fault task, with the faulting task's registers from its TSS.
+  const report = await vm.waitFor(/Kernel panic - not syncing: [^\n]*\n/, 60_000);
+  assert.match(report, /traps: PANIC: double fault, error_code: 0x0/);
+  assert.match(report, /SS: 0030 /, 'the faulting task had the zero-limit SS');
+  const stop: StopReason = await vm.stopped;
+  assert.notEqual(stop.kind, 'error', `the machine ended with an engine error: ${JSON.stringify(stop)}`);
+});
