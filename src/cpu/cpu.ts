@@ -1182,11 +1182,14 @@ export class Cpu implements FpuHost {
     const hi = this.sysRead32((gateLin + 4) | 0);
     const type = (hi >> 8) & 0x1f;
     const gateDpl = (hi >> 13) & 3;
-    if (type !== SYS_INT_GATE32 && type !== SYS_TRAP_GATE32 && type !== SYS_INT_GATE16 && type !== SYS_TRAP_GATE16) {
-      if (type !== SYS_TASK_GATE) throw new CpuFault(EXC_GP, idtErr);
-      if (software && gateDpl < this.cpl) throw new CpuFault(EXC_GP, idtErr);
-      if (!(hi & 0x8000)) throw new CpuFault(EXC_NP, idtErr);
-      // A task gate: the handler is another task; an error code goes on its stack.
+    const taskGate = type === SYS_TASK_GATE;
+    if (!taskGate && type !== SYS_INT_GATE32 && type !== SYS_TRAP_GATE32 && type !== SYS_INT_GATE16 && type !== SYS_TRAP_GATE16) {
+      throw new CpuFault(EXC_GP, idtErr);
+    }
+    if (software && gateDpl < this.cpl) throw new CpuFault(EXC_GP, idtErr);
+    if (!(hi & 0x8000)) throw new CpuFault(EXC_NP, idtErr);
+    if (taskGate) {
+      // The handler is another task; an error code goes on its stack.
       const { pushWidth } = switchTask(this, lo >>> 16, 'interrupt', extBit);
       if (errorCode >= 0) {
         this.stackCheckWrite(pushWidth);
@@ -1196,8 +1199,6 @@ export class Cpu implements FpuHost {
       this.lzOp = LZ_NONE;
       return;
     }
-    if (software && gateDpl < this.cpl) throw new CpuFault(EXC_GP, idtErr);
-    if (!(hi & 0x8000)) throw new CpuFault(EXC_NP, idtErr);
     const is32 = (type & 8) !== 0;
     const selector = lo >>> 16;
     const offset = is32 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;

@@ -1,50 +1,9 @@
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Vm, DEFAULT_KERNEL } from '../../src/index.ts';
-import type { StopReason } from '../../src/index.ts';
-
-// ash prints its prompt, then asks the terminal for the cursor position (ESC [ 6 n).
-const PROMPT = /~ # (?:\x1b\[6n)?$/;
-const haveGuest = existsSync(DEFAULT_KERNEL);
-const skip = !haveGuest && 'the default guest (guest/out/bzImage) is not built';
-
-async function shell(vm: Vm, command: string, timeoutMs = 120_000): Promise<string> {
-  vm.type(command + '\n');
-  const text = await vm.waitFor(PROMPT, timeoutMs);
-  // Drop the echoed command line and the prompt.
-  return text.split('\n').slice(1, -1).join('\n').replace(/\r/g, '');
-}
-
-/** The guest's stop, or a failure with the console tail if it has not stopped within timeoutMs (a hung guest keeps no timer alive). */
-async function stoppedWithin(vm: Vm, timeoutMs = 60_000): Promise<StopReason> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the guest did not stop within ${timeoutMs} ms; console tail:\n${vm.output.slice(-2000)}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([vm.stopped, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Guests still running when a test ends (a failed assertion leaves its guest up): stopped after it. */
-const live = new Set<Vm>();
-afterEach(async () => {
-  for (const vm of live) await vm.stop().catch(() => {});
-  live.clear();
-});
-
-async function bootToShell(disks: string[] = []): Promise<Vm> {
-  const vm = Vm.boot({ disks });
-  live.add(vm);
-  await vm.waitFor('LilyVM guest ready', 180_000);
-  await vm.waitFor(PROMPT, 60_000);
-  return vm;
-}
+import { bootToShell, noGuest as skip, shell, stoppedWithin } from './guest-session.ts';
 
 test('boots the default guest, runs uname, keeps a file on a virtio disk across boots', { skip, timeout: 900_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lilyvm-disk-'));

@@ -1,25 +1,18 @@
 // The default guest uses CPU features that only a real kernel reaches: LDT segments set up by
 // a 32-bit program through modify_ldt(2), and a double fault taken through Linux i386's #DF
 // task gate (provoked by LKDTM).
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Vm, DEFAULT_KERNEL } from '../../src/index.ts';
-import type { StopReason } from '../../src/index.ts';
+import { bootToShell, noGuest, shell, stoppedWithin } from './guest-session.ts';
 
-const PROMPT = /~ # (?:\x1b\[6n)?$/;
 const PROGRAMS = join(dirname(fileURLToPath(import.meta.url)), 'programs');
 
-function noGuest(): string | false {
-  if (!existsSync(DEFAULT_KERNEL)) return 'the default guest (guest/out/bzImage) is not built';
-  return false;
-}
-
-/** Build test/integration/programs/ldt.c as a static i386 program on an ext2 image; a reason string when the host cannot. */
+/** Build test/integration/programs/ldt.c as a static i386 program on an ext2 image: its path, or why this host cannot. */
 function buildLdtDisk(): string | { reason: string } {
   const dir = mkdtempSync(join(tmpdir(), 'lilyvm-ldt-'));
   const root = join(dir, 'root');
@@ -38,27 +31,7 @@ function buildLdtDisk(): string | { reason: string } {
   return image;
 }
 
-const live = new Set<Vm>();
-afterEach(async () => {
-  for (const vm of live) await vm.stop().catch(() => {});
-  live.clear();
-});
-
-async function bootToShell(disks: string[] = []): Promise<Vm> {
-  const vm = Vm.boot({ disks });
-  live.add(vm);
-  await vm.waitFor('LilyVM guest ready', 180_000);
-  await vm.waitFor(PROMPT, 60_000);
-  return vm;
-}
-
-async function shell(vm: Vm, command: string, timeoutMs = 120_000): Promise<string> {
-  vm.type(command + '\n');
-  const text = await vm.waitFor(PROMPT, timeoutMs);
-  return text.split('\n').slice(1, -1).join('\n').replace(/\r/g, '');
-}
-
-test('a 32-bit program uses 32- and 16-bit LDT data segments and an LDT code segment in the guest', { skip: noGuest(), timeout: 600_000 }, async (t) => {
+test('a 32-bit program uses 32- and 16-bit LDT data segments and an LDT code segment in the guest', { skip: noGuest, timeout: 600_000 }, async (t) => {
   const disk = buildLdtDisk();
   if (typeof disk !== 'string') {
     t.skip(disk.reason);
@@ -70,10 +43,10 @@ test('a 32-bit program uses 32- and 16-bit LDT data segments and an LDT code seg
   assert.match(out, /ldt: fs:0x1000 past the limit gave signal 11/);
   assert.match(out, /ldt: all checks passed\nrc=0/);
   vm.type('poweroff -f\n');
-  assert.equal((await vm.stopped).kind, 'poweroff');
+  assert.equal((await stoppedWithin(vm)).kind, 'poweroff');
 });
 
-test('a double fault in the kernel reaches Linux\'s #DF task gate and its report', { skip: noGuest(), timeout: 600_000 }, async () => {
+test('a double fault in the kernel reaches Linux\'s #DF task gate and its report', { skip: noGuest, timeout: 600_000 }, async () => {
   const vm = await bootToShell();
   // LKDTM loads a zero-limit SS and touches the stack: #SS, whose delivery faults again, is #DF.
   // (An i386 kernel has no guard page under its stack, so a plain overflow does not fault.)
@@ -83,6 +56,6 @@ test('a double fault in the kernel reaches Linux\'s #DF task gate and its report
   const report = await vm.waitFor(/Kernel panic - not syncing: [^\n]*\n/, 60_000);
   assert.match(report, /traps: PANIC: double fault, error_code: 0x0/);
   assert.match(report, /SS: 0030 /, 'the faulting task had the zero-limit SS');
-  const stop: StopReason = await vm.stopped;
+  const stop = await stoppedWithin(vm);
   assert.notEqual(stop.kind, 'error', `the machine ended with an engine error: ${JSON.stringify(stop)}`);
 });
