@@ -10,11 +10,16 @@ export const PROMPT = /~ # (?:\x1b\[6n)?$/;
 /** A skip reason when the default guest is not built, else false. */
 export const noGuest: string | false = !existsSync(DEFAULT_KERNEL) && 'the default guest (guest/out/bzImage) is not built';
 
-/** Type a command and return its output, without the echoed command line and the prompt. */
+/**
+ * Type a command and return its output, without the echoed command line and the prompt. Kernel
+ * messages printed before the echo are dropped with it; the echo may be wrapped at the terminal width.
+ */
 export async function shell(vm: Vm, command: string, timeoutMs = 120_000): Promise<string> {
   vm.type(command + '\n');
-  const text = await vm.waitFor(PROMPT, timeoutMs);
-  return text.split('\n').slice(1, -1).join('\n').replace(/\r/g, '');
+  const text = (await vm.waitFor(PROMPT, timeoutMs)).replace(/\r/g, '');
+  const echo = new RegExp([...command].map((c) => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('\n?')).exec(text);
+  const afterEcho = echo ? text.slice(echo.index + echo[0].length) : text;
+  return afterEcho.split('\n').slice(1, -1).join('\n');
 }
 
 /** The guest's stop, or a failure with the console tail if it has not stopped within timeoutMs (a hung guest keeps no timer alive). */
