@@ -7,6 +7,7 @@ import { cpuidValues, descriptorInstructions, fxsaveChecks, msrsAndSysenter, qem
 import { virtual8086 } from './vm86.ts';
 import { singleStep } from './debug.ts';
 import { taskSwitches } from './tasks.ts';
+import { exceptionVectors, ioBitmap } from './exceptions.ts';
 import { enterOn16BitStack, segmentLimits, segmentLoads } from './segments.ts';
 
 export const ALL_SCENARIOS: Scenario[] = [
@@ -14,4 +15,5 @@ export const ALL_SCENARIOS: Scenario[] = [
   interruptGates, doubleFault, tripleFault, interruptShadow,
   farTransfers, invalidTss, paging, tlbRetention,
   msrsAndSysenter, descriptorInstructions, fxsaveChecks, cpuidValues, qemuDivergences, virtual8086, singleStep, enterOn16BitStack, taskSwitches,
+  exceptionVectors, ioBitmap,
 ];

@@ -12,6 +12,6 @@ export interface Scenario {
    * compared with QEMU.
    */
   interpOnly?: string;
-  /** Lines where QEMU (7.2, TCG) is known to differ from the architecture: the expected line, QEMU's line, and why. */
+  /** Where QEMU (7.2, TCG) is known to differ from the architecture: the expected whole line or lines, QEMU's, and why. */
   qemuKnown?: { expected: string; qemu: string; why: string }[];
 }
