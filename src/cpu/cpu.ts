@@ -1456,8 +1456,9 @@ export class Cpu implements FpuHost {
         }
         if (r) return r;
         // A delivery takes time like an instruction: a handler that faults at once, again and
-        // again, still uses up the budget and lets time (and the host) go on.
-        this.instructionsRetired++;
+        // again, still uses up the budget and lets time (and the host) go on. One that follows
+        // the budget's last instruction (a single-step trap whose delivery faults) is not counted.
+        if (this.instructionsRetired < end) this.instructionsRetired++;
         if (this.instructionsRetired >= end) return { kind: 'budget' };
       }
     }

@@ -148,6 +148,37 @@ bad_handler:
   assert.ok(m.vcpu.instructionsRetired - before <= 10_000, 'deliveries count against the budget');
 });
 
+test('a single-step trap whose delivery faults, after the last instruction of the budget, does not overrun the budget', () => {
+  // #DB's gate is not present, so each single-step trap becomes #NP, whose handler clears TF.
+  const m = new TestMachine();
+  m.loadMultiboot(assembleScenario(`
+main:
+  SET_GATE 1, 0, 0x0e
+  SET_GATE 11, np_handler, 0x8e
+  pushfd
+  or dword [esp], 0x100
+  popfd
+  nop
+  nop
+  PRINTLN "back"
+  ret
+np_handler:
+  add esp, 4
+  and dword [esp + 8], ~0x100
+  iretd
+`));
+  let output = '';
+  for (let i = 0; i < 100_000; i++) {
+    const before = m.vcpu.instructionsRetired;
+    const exit = m.vcpu.run(1);
+    assert.ok(m.vcpu.instructionsRetired - before <= 1, `run(1) retired ${m.vcpu.instructionsRetired - before}`);
+    if (exit.kind === 'io' && exit.port === 0xe9) output += String.fromCharCode(exit.value);
+    if (exit.kind === 'io' && exit.port === 0xf4) break;
+    assert.ok(exit.kind === 'budget' || exit.kind === 'io', exit.kind);
+  }
+  assert.equal(output, 'back\nDONE\n');
+});
+
 test('an IDT in MMIO space ends the run with an error exit that says so, never a thrown object', () => {
   const m = new TestMachine();
   m.loadMultiboot(assembleScenario(`
