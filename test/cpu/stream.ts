@@ -217,8 +217,8 @@ class Builder {
     }
   }
 
-  buildLdt(base: number, count: number): void {
-    for (let i = 0; i < count; i++) this.wDesc(base + i * 8, this.rng.chance(0.8) ? this.randomSegment() : this.randomDescriptor(base));
+  buildLdt(base: number, count: number, tssBase: number): void {
+    for (let i = 0; i < count; i++) this.wDesc(base + i * 8, this.rng.chance(0.8) ? this.randomSegment() : this.randomDescriptor(tssBase));
   }
 
   /** IDT gates: mostly interrupt and trap gates into random code at CPL 0. */
@@ -381,7 +381,7 @@ export function buildCase(rng: Rng, mode: StreamMode, ram: Uint8Array, fpu: unkn
   const ldtCount = r.range(4, 24);
   const ldtBase = b.allocPages(1);
   const gdt = b.buildGdt(tssBase, ldtBase, ldtCount * 8 - 1);
-  b.buildLdt(ldtBase, ldtCount);
+  b.buildLdt(ldtBase, ldtCount, tssBase);
   b.buildTss(tssBase);
   const handlers: number[] = [];
   const idt = mode === 'real' ? { base: 0, limit: 0x3ff } : b.buildIdt(handlers);
