@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { BlockBackend } from '../devices/virtio/virtio-blk.ts';
+import { ImageLockedError, lockForWriting, type ImageLock } from './image-lock.ts';
 
 const SECTOR_BYTES = 512;
 
@@ -26,6 +27,7 @@ export class FileBlockBackend implements BlockBackend {
     fd: number,
     readonly sizeBytes: number,
     readonly readOnly: boolean,
+    private readonly lock: ImageLock | undefined,
   ) {
     this.fd = fd;
   }
@@ -51,7 +53,18 @@ export class FileBlockBackend implements BlockBackend {
       checkStat(path, opened);
       // An image with no write permission bits is treated as read-only even for root.
       if (!readOnly && (opened.mode & 0o222) === 0) throw readOnlyOnHost(path);
-      return new FileBlockBackend(path, fd, opened.size, readOnly);
+      let lock: ImageLock | undefined;
+      if (!readOnly) {
+        try {
+          lock = lockForWriting(fd);
+        } catch (e) {
+          if (e instanceof ImageLockedError) {
+            throw new DiskImageError(path, `Disk image ${path} is already open for writing in another LilyVM process (pid ${e.pid}): stop that one, or attach it read-only with --disk ${path},ro`);
+          }
+          throw new DiskImageError(path, `Cannot lock disk image ${path} for writing: ${(e as Error).message}`);
+        }
+      }
+      return new FileBlockBackend(path, fd, opened.size, readOnly, lock);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -81,6 +94,7 @@ export class FileBlockBackend implements BlockBackend {
     if (this.fd === undefined) return;
     fs.closeSync(this.fd);
     this.fd = undefined;
+    this.lock?.release();
   }
 
   private checkAccess(offset: number, length: number): number {

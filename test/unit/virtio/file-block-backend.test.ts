@@ -129,3 +129,31 @@ test('virtio-blk over a file image: sectors round-trip and a read-only image giv
   assert.equal(roBed.memory.read8(0x3100), VIRTIO_BLK_S_IOERR);
   assert.deepEqual(fs.readFileSync(file).subarray(0, 512), Buffer.from(new Uint8Array(512).map((_, i) => i & 0xff)));
 });
+
+test('one writer per image: a second read-write open is refused, in this process or another; read-only opens still work', async (t) => {
+  const dir = tempDir(t);
+  const file = image(dir, 'shared.img', 4096);
+  const link = path.join(dir, 'other-name.img');
+  fs.symlinkSync(file, link);
+  const first = FileBlockBackend.open(file);
+  assert.throws(() => FileBlockBackend.open(link), (e: Error) => e instanceof DiskImageError
+    && /already open for writing in another LilyVM process \(pid \d+\): stop that one, or attach it read-only with --disk .*,ro/.test(e.message));
+  const ro = FileBlockBackend.open(file, { readOnly: true });
+  ro.close();
+  first.close();
+  FileBlockBackend.open(link).close();
+
+  // Another process holds it: a child that opens the image and waits.
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e',
+    `const { FileBlockBackend } = await import(${JSON.stringify(new URL('../../../src/host/file-block-backend.ts', import.meta.url).href)});
+     FileBlockBackend.open(${JSON.stringify(file)}); console.log('held'); setTimeout(() => {}, 60000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill());
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  assert.throws(() => FileBlockBackend.open(file), new RegExp(`pid ${child.pid}\\)`));
+  FileBlockBackend.open(file, { readOnly: true }).close();
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  // Its lock is stale now, and taken over.
+  FileBlockBackend.open(file).close();
+});
