@@ -17,6 +17,8 @@ export interface VmOptions {
   /** Raw disk images; "FILE,ro" for read-only. */
   disks?: string[];
   engine?: string;
+  /** Stop when the guest reboots instead of booting it again (CLI --no-reboot). */
+  noReboot?: boolean;
 }
 
 export class WaitTimeoutError extends Error {}
@@ -60,6 +62,7 @@ export class Vm {
     if (options.memory) argv.push('--memory', options.memory);
     if (options.engine) argv.push('--engine', options.engine);
     for (const d of options.disks ?? []) argv.push('--disk', d);
+    if (options.noReboot) argv.push('--no-reboot');
     return new Vm(argv);
   }
 
@@ -113,12 +116,12 @@ export class Vm {
 
   /** Type text on the guest's serial console. */
   type(text: string): void {
-    this.node.machine.consoleIn(new TextEncoder().encode(text));
+    this.node.consoleIn(new TextEncoder().encode(text));
   }
 
   /** Stop the guest as Ctrl-A X would. */
   stop(): Promise<StopReason> {
-    this.node.machine.stop({ kind: 'quit', status: 0 });
+    this.node.stop({ kind: 'quit', status: 0 });
     return this.stopped;
   }
 }

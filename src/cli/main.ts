@@ -6,13 +6,21 @@ import { ConfigError, ENGINES, parseDisk, parseMemorySize, type EngineName, type
 import { BootError } from '../boot/linux.ts';
 import { startVm, VmStartError } from '../host/node-vm.ts';
 import { attachTerminal } from '../host/terminal.ts';
+import { EXIT_CPU_STOPPED, EXIT_ERROR, EXIT_OK, EXIT_PANIC, EXIT_USAGE } from '../machine/machine.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The package version (package.json next to src/ and bin/). */
+export const VERSION: string = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version;
+
+/** A wrong command line: one line on stderr, a hint, exit status 2. */
+export class UsageError extends Error {}
 export const DEFAULT_KERNEL = join(REPO_ROOT, 'guest', 'out', 'bzImage');
 export const DEFAULT_INITRD = join(REPO_ROOT, 'guest', 'out', 'initramfs.cpio');
 export const DEFAULT_APPEND = 'console=ttyS0 tsc=reliable panic=-1';
 
 const HELP = `Usage: lilyvm run [options]
+       lilyvm --version
 
 Boots an x86 Linux guest with its serial console on this terminal.
 With no options it boots the default guest (guest/out/) to a shell.
@@ -26,35 +34,71 @@ Options:
                        ",ro" attaches it read-only)
   --memory SIZE        guest RAM, e.g. 256M or 1G (default: 256M; 32M..2048M)
   --engine NAME        CPU engine: ${ENGINES.join(', ')} (default: interp)
+  --no-reboot          exit when the guest reboots, instead of booting it again
   --trace FILE         write an instruction trace (address, bytes, registers) to FILE
   --trace-start N      first traced instruction (instructions retired before it; default 0)
   --trace-count N      number of instructions to trace (default 100000)
   -h, --help           show this help
+  -V, --version        print the version
 
 Console: the terminal is in raw mode; Ctrl-C goes to the guest.
   Ctrl-A X  quit          Ctrl-A Ctrl-A  send Ctrl-A to the guest
 
-Exit status: 0 when the guest powers off or reboots, the guest's value for a
-debug-exit port (0x501) write, 1 on errors.`;
+Exit status:
+  ${EXIT_OK}  the guest powered off (poweroff, ACPI S5), or rebooted with --no-reboot,
+     or Ctrl-A X ended the run
+  ${EXIT_ERROR}  LilyVM could not run the guest: a missing or bad file, an engine error
+  ${EXIT_USAGE}  the command line is wrong
+  ${EXIT_PANIC}  the guest kernel panicked (pvpanic)
+  ${EXIT_CPU_STOPPED}  the guest CPU stopped for good without asking for power-off: HLT with
+     interrupts disabled, or a triple fault
+  A write of V to the debug-exit port 0x501 exits with (V << 1) | 1, as QEMU's isa-debug-exit.`;
+
+/** node:util parseArgs errors, as one line without Node's wording about "<value>". */
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options: RUN_OPTIONS });
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? '';
+    const msg = (e as Error).message;
+    const option = /'(-[^' ]*)/.exec(msg)?.[1] ?? '';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option}`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      if (/argument missing/.test(msg)) throw new UsageError(`option ${option} needs a value`);
+      if (/ambiguous/.test(msg)) throw new UsageError(`option ${option} needs a value, and the next argument looks like an option (write ${option}=VALUE to pass it)`);
+      throw new UsageError(`option ${option} takes no value`);
+    }
+    throw new UsageError(msg.split('\n')[0]);
+  }
+}
+
+const RUN_OPTIONS = {
+  kernel: { type: 'string' },
+  initrd: { type: 'string' },
+  append: { type: 'string' },
+  disk: { type: 'string', multiple: true },
+  memory: { type: 'string' },
+  engine: { type: 'string' },
+  trace: { type: 'string' },
+  'trace-start': { type: 'string' },
+  'trace-count': { type: 'string' },
+  'no-reboot': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
 
 export function parseRunArgs(argv: string[]): MachineConfig {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      kernel: { type: 'string' },
-      initrd: { type: 'string' },
-      append: { type: 'string' },
-      disk: { type: 'string', multiple: true },
-      memory: { type: 'string' },
-      engine: { type: 'string' },
-      trace: { type: 'string' },
-      'trace-start': { type: 'string' },
-      'trace-count': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (positionals.length > 0) throw new ConfigError(`Unexpected argument "${positionals[0]}": see lilyvm run --help`);
+  const { values, positionals } = parseOptions(argv);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  try {
+    return toConfig(values);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function toConfig(values: ReturnType<typeof parseOptions>['values']): MachineConfig {
   const engine = (values.engine ?? 'interp') as EngineName;
   if (!ENGINES.includes(engine)) throw new ConfigError(`Engine "${values.engine}" is not available: choose one of ${ENGINES.join(', ')}`);
   const kernelPath = values.kernel ?? DEFAULT_KERNEL;
@@ -74,43 +118,60 @@ export function parseRunArgs(argv: string[]): MachineConfig {
     trace: values.trace
       ? { path: values.trace, start: count('trace-start', values['trace-start'], 0), count: count('trace-count', values['trace-count'], 100_000) }
       : undefined,
+    noReboot: values['no-reboot'] ?? false,
   };
 }
 
-function readInput(path: string, what: string): Uint8Array {
-  if (!existsSync(path)) throw new ConfigError(`${what} ${path} does not exist`);
+export function readInput(path: string, what: string): Uint8Array {
+  if (!existsSync(path)) throw new VmStartError(`${what} ${path} does not exist`);
   const st = statSync(path);
-  if (!st.isFile()) throw new ConfigError(`${what} ${path} is not a regular file`);
+  if (!st.isFile()) throw new VmStartError(`${what} ${path} is not a regular file`);
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new ConfigError(`${what} ${path} cannot be read: ${(e as Error).message}`);
+    throw new VmStartError(`${what} ${path} cannot be read: ${(e as Error).message}`);
   }
+}
+
+function usage(message: string): number {
+  process.stderr.write(`lilyvm: ${message} (see lilyvm run --help)\n`);
+  return EXIT_USAGE;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+  if (command === '-V' || command === '--version' || command === 'version') {
+    process.stdout.write(`lilyvm ${VERSION}\n`);
+    return EXIT_OK;
+  }
+  if (command === undefined) {
+    process.stderr.write(HELP + '\n');
+    return EXIT_USAGE;
+  }
+  if (command === '-h' || command === '--help' || command === 'help') {
     process.stdout.write(HELP + '\n');
-    return command === undefined ? 1 : 0;
+    return EXIT_OK;
   }
-  if (command !== 'run') {
-    process.stderr.write(`lilyvm: unknown command "${command}": try lilyvm run --help\n`);
-    return 1;
-  }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(HELP + '\n');
-    return 0;
-  }
+  if (command !== 'run') return usage(`unknown command "${command}"`);
   try {
+    const options = parseOptions(rest).values;
+    if (options.help) {
+      process.stdout.write(HELP + '\n');
+      return EXIT_OK;
+    }
+    if (options.version) {
+      process.stdout.write(`lilyvm ${VERSION}\n`);
+      return EXIT_OK;
+    }
     const config = parseRunArgs(rest);
     const kernel = readInput(config.kernelPath, 'Kernel image');
     const initrd = config.initrdPath ? readInput(config.initrdPath, 'Initrd') : undefined;
     const vm = startVm(config, { kernel, initrd, consoleOut: (b) => process.stdout.write(b) });
     const detach = attachTerminal({
       input: process.stdin,
-      onData: (bytes) => vm.machine.consoleIn(bytes),
-      onQuit: () => vm.machine.stop({ kind: 'quit', status: 0 }),
+      onData: (bytes) => vm.consoleIn(bytes),
+      onQuit: () => vm.stop({ kind: 'quit', status: EXIT_OK }),
+      backlog: () => vm.machine.consoleBacklog(),
     });
     let reason;
     try {
@@ -119,12 +180,13 @@ export async function main(argv: string[]): Promise<number> {
       detach();
       vm.close();
     }
-    if (reason.kind === 'error' || reason.kind === 'triple-fault') process.stderr.write(`\nlilyvm: ${reason.message}\n`);
+    if ('message' in reason) process.stderr.write(`\nlilyvm: ${reason.message}\n`);
     return reason.status;
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof BootError || e instanceof VmStartError) {
+    if (e instanceof UsageError) return usage(e.message);
+    if (e instanceof BootError || e instanceof VmStartError) {
       process.stderr.write(`lilyvm: ${e.message}\n`);
-      return 1;
+      return EXIT_ERROR;
     }
     throw e;
   }

@@ -231,8 +231,8 @@ export class Cpu implements FpuHost {
   constructor(opts: CpuOptions) {
     this.mem8 = opts.ram;
     this.ramSize = opts.ram.length;
-    this.mem16 = new Uint16Array(opts.ram.buffer, opts.ram.byteOffset, opts.ram.length >> 1);
-    this.mem32 = new Int32Array(opts.ram.buffer, opts.ram.byteOffset, opts.ram.length >> 2);
+    this.mem16 = new Uint16Array(opts.ram.buffer, opts.ram.byteOffset, opts.ram.length >>> 1);
+    this.mem32 = new Int32Array(opts.ram.buffer, opts.ram.byteOffset, opts.ram.length >>> 2);
     this.interrupts = opts.interrupts;
     this.readTsc = opts.readTsc;
     this.ops1 = opts.ops.one;

@@ -14,8 +14,14 @@ export interface NodeVmInputs {
 }
 
 export interface NodeVm {
-  machine: Machine;
+  /** The running machine; a guest reset replaces it with a new one that boots again. */
+  readonly machine: Machine;
+  /** Run until the guest stops for good (a reset boots it again unless config.noReboot). */
   run(): Promise<StopReason>;
+  /** Host input for the guest's serial console. */
+  consoleIn(bytes: Uint8Array): void;
+  /** Stop from the host (Ctrl-A X, Vm.stop()). */
+  stop(reason: StopReason): void;
   /** Flush and close disks and the trace file. */
   close(): void;
 }
@@ -29,9 +35,8 @@ export function startVm(config: MachineConfig, inputs: NodeVmInputs): NodeVm {
     if (traceFd !== undefined) closeSync(traceFd);
     traceFd = undefined;
   };
-  try {
-    for (const d of config.disks) disks.push(FileBlockBackend.open(d.path, { readOnly: d.readOnly }));
-    const machine = buildMachine(
+  const build = (): Machine =>
+    buildMachine(
       {
         memoryBytes: config.memoryBytes,
         engine: config.engine,
@@ -52,6 +57,10 @@ export function startVm(config: MachineConfig, inputs: NodeVmInputs): NodeVm {
         warn: (msg) => process.stderr.write(`lilyvm: warning: ${msg}\n`),
       },
     );
+  let machine: Machine;
+  try {
+    for (const d of config.disks) disks.push(FileBlockBackend.open(d.path, { readOnly: d.readOnly }));
+    machine = build();
     if (config.trace) {
       try {
         traceFd = openSync(config.trace.path, 'w');
@@ -61,10 +70,30 @@ export function startVm(config: MachineConfig, inputs: NodeVmInputs): NodeVm {
       const fd = traceFd;
       machine.setTrace({ start: config.trace.start, count: config.trace.count, write: (line) => writeSync(fd, line + '\n') });
     }
-    return { machine, run: () => machine.run(), close: closeAll };
   } catch (e) {
     closeAll();
     if (e instanceof DiskImageError) throw new VmStartError(e.message);
     throw e;
   }
+  let hostStop: StopReason | undefined;
+  return {
+    get machine() {
+      return machine;
+    },
+    async run() {
+      for (;;) {
+        const reason = await machine.run();
+        if (reason.kind !== 'reset' || config.noReboot || hostStop) return hostStop ?? reason;
+        // A reset: as on a PC, everything but the disks starts again from power-on.
+        for (const d of disks) d.flush();
+        machine = build();
+      }
+    },
+    consoleIn: (bytes) => machine.consoleIn(bytes),
+    stop(reason) {
+      hostStop ??= reason;
+      machine.stop(reason);
+    },
+    close: closeAll,
+  };
 }

@@ -8,7 +8,14 @@ export interface TerminalOptions {
   input: NodeJS.ReadStream;
   onData(bytes: Uint8Array): void;
   onQuit(): void;
+  /** Input bytes the guest has not read yet: above INPUT_HIGH_WATER the input is paused until it drains. */
+  backlog?(): number;
 }
+
+/** Console input kept waiting for the guest at most (plus one read chunk): then stdin pauses. */
+export const INPUT_HIGH_WATER = 16 * 1024;
+const INPUT_LOW_WATER = 4 * 1024;
+const DRAIN_POLL_MS = 20;
 
 /** Translate host keystrokes: returns the bytes for the guest and whether Ctrl-A X was typed. */
 export class EscapeFilter {
@@ -36,14 +43,27 @@ export function attachTerminal(opts: TerminalOptions): () => void {
   const isTty = input.isTTY === true;
   if (isTty) input.setRawMode(true);
   const escape = new EscapeFilter();
+  let drain: NodeJS.Timeout | undefined;
   const onData = (chunk: Buffer) => {
     const { bytes, quit } = escape.filter(chunk);
     if (bytes.length) opts.onData(bytes);
     if (quit) opts.onQuit();
+    // Backpressure: the guest reads slowly (a 16550 at its baud rate); stop reading the
+    // host's input until it has caught up, so that a large paste or pipe stays bounded.
+    if (opts.backlog && drain === undefined && opts.backlog() > INPUT_HIGH_WATER) {
+      input.pause();
+      drain = setInterval(() => {
+        if (opts.backlog!() > INPUT_LOW_WATER) return;
+        clearInterval(drain);
+        drain = undefined;
+        input.resume();
+      }, DRAIN_POLL_MS);
+    }
   };
   input.on('data', onData);
   input.resume();
   return () => {
+    if (drain !== undefined) clearInterval(drain);
     input.off('data', onData);
     if (isTty) input.setRawMode(false);
     input.pause();

@@ -8,8 +8,10 @@ export interface MachineConfig {
   memoryBytes: number;
   disks: DiskConfig[];
   engine: EngineName;
-  /** Instruction trace: write `count` instructions starting after `start` retired instructions to `path`. */
+  /** Instruction trace: write `count` instructions starting after `start` retired instructions to `path` (first boot only). */
   trace?: TraceConfig;
+  /** When the guest resets, stop (status 0) instead of booting again, as QEMU's -no-reboot. */
+  noReboot?: boolean;
 }
 
 export interface DiskConfig {

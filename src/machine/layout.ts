@@ -9,6 +9,13 @@ export const LOW_RAM_END = 0x9fc00;
 export const LEGACY_HOLE_START = 0xa0000;
 export const HIGH_RAM_START = 0x100000;
 
+/** ACPI tables, in the e820-reserved BIOS area where Linux scans for the RSDP (16-byte aligned). */
+export const ACPI_RSDP_ADDR = 0xf0000;
+export const ACPI_TABLES_ADDR = 0xf0040;
+/** The sleep type that _S5 names (written to PM1a_CNT.SLP_TYP to power off), and the SCI's IRQ. */
+export const ACPI_SLP_TYP_S5 = 5;
+export const ACPI_SCI_IRQ = 9;
+
 /** Linux boot protocol placement (Documentation/arch/x86/boot.rst). */
 export const BOOT_PARAMS_ADDR = 0x7000; // struct boot_params ("zero page")
 export const BOOT_CMDLINE_ADDR = 0x20000;
@@ -40,6 +47,11 @@ export const PORT_PCI_CONFIG_DATA = 0xcfc; // 4 ports
 export const PORT_RESET_CONTROL = 0xcf9; // write 0x06 or 0x0e: hard reset
 /** Debug exit, as QEMU's isa-debug-exit: writing V ends the run with status (V << 1) | 1. */
 export const PORT_DEBUG_EXIT = 0x501;
+/** ACPI PM1a event (4 bytes), PM1a control (2) and PM timer (4) registers, as QEMU's PIIX4 places them. */
+export const PORT_ACPI_PM = 0x600;
+export const PORT_ACPI_PM1A_EVT = PORT_ACPI_PM;
+export const PORT_ACPI_PM1A_CNT = PORT_ACPI_PM + 4;
+export const PORT_ACPI_PM_TMR = PORT_ACPI_PM + 8;
 /** Window for PCI I/O BARs. */
 export const PCI_IO_BASE = 0xc000;
 export const PCI_IO_SIZE = 0x1000;

@@ -22,20 +22,42 @@ import type { Vcpu, VmExit } from '../engines/vcpu.ts';
 import { InterpVcpu } from '../engines/interp/interp-vcpu.ts';
 import { loadLinux, BOOT_CS, BOOT_DS, type LinuxImages } from '../boot/linux.ts';
 import type { CpuState } from '../cpu/state.ts';
+import { writeAcpiTables } from '../boot/acpi.ts';
+import { AcpiPm, ACPI_PM_WINDOW } from '../devices/acpi-pm.ts';
+import { PvPanic, PVPANIC_PANICKED } from '../devices/pci/pvpanic.ts';
 import type { EngineName } from './config.ts';
 
 /** How far virtual time may run ahead of the host clock before the run loop waits. */
 const MAX_LEAD_NS = 20e6;
 /** Longest run() slice, in instructions, so timers and host input are served promptly. */
 const MAX_SLICE = 100_000;
+const CONSOLE_TAIL_BYTES = 4096;
+/** How long a panicked guest may run on to finish its report (virtual ns). */
+const PANIC_GRACE_NS = 2e9;
+
+/** Exit statuses of `lilyvm run` (README, --help). The debug-exit port gives its own. */
+export const EXIT_OK = 0;
+/** LilyVM could not run the guest: a bad file or option value, an engine or internal error. */
+export const EXIT_ERROR = 1;
+/** The command line is wrong (an unknown option, a missing or malformed value). */
+export const EXIT_USAGE = 2;
+/** The guest kernel panicked (reported through pvpanic). */
+export const EXIT_PANIC = 3;
+/** The guest CPU stopped for good without a power-off request: HLT with interrupts disabled, or a triple fault. */
+export const EXIT_CPU_STOPPED = 4;
 
 export type StopReason =
-  | { kind: 'poweroff'; status: 0 }
-  | { kind: 'reset'; status: 0 }
+  /** The guest asked for power-off (ACPI S5). */
+  | { kind: 'poweroff'; status: typeof EXIT_OK }
+  /** The guest asked for a reset; seen only with noReboot (otherwise the machine boots again). */
+  | { kind: 'reset'; status: typeof EXIT_OK }
   | { kind: 'debug-exit'; status: number }
-  | { kind: 'quit'; status: 0 }
-  | { kind: 'triple-fault'; status: 1; message: string }
-  | { kind: 'error'; status: 1; message: string };
+  /** Stopped from the host (Ctrl-A X, Vm.stop()). */
+  | { kind: 'quit'; status: typeof EXIT_OK }
+  | { kind: 'panic'; status: typeof EXIT_PANIC; message: string }
+  | { kind: 'halted'; status: typeof EXIT_CPU_STOPPED; message: string }
+  | { kind: 'triple-fault'; status: typeof EXIT_CPU_STOPPED; message: string }
+  | { kind: 'error'; status: typeof EXIT_ERROR; message: string };
 
 /** What the machine needs from its host: time, the console, entropy, disk backends. */
 export interface MachineHost {
@@ -87,6 +109,10 @@ export class Machine {
   private trace: TraceSink | undefined;
   /** COM1 output not yet handed to the host (flushed after every slice). */
   readonly consoleBytes: number[] = [];
+  /** The last CONSOLE_TAIL_BYTES of COM1 output, for stop messages. */
+  private consoleTail = '';
+  /** Virtual time of the guest's pvpanic report. */
+  private panicSinceNs: number | undefined;
 
   constructor(readonly host: MachineHost, readonly memoryBytes: number) {
     this.memory = new GuestMemory(memoryBytes);
@@ -104,8 +130,40 @@ export class Machine {
   }
 
   stop(reason: StopReason): void {
+    // After a panic report, the guest's own way out (the reset of panic=-1, a halt) is the panic.
+    if (this.panicSinceNs !== undefined && reason.kind !== 'quit' && reason.kind !== 'error') reason = this.panicReason();
     this.stopReason ??= reason;
     this.wake?.();
+  }
+
+  /**
+   * The guest kernel reported a panic (pvpanic). Linux does so before it flushes the
+   * console, so the guest runs on until it resets or halts, or for PANIC_GRACE_NS of
+   * virtual time, and then stops with the panic.
+   */
+  panicked(): void {
+    this.panicSinceNs ??= this.nowNs();
+  }
+
+  private panicReason(): StopReason {
+    this.flushConsole();
+    const m = /Kernel panic - not syncing: [^\r\n]*/.exec(this.consoleTail);
+    const what = m ? `: ${m[0].trim()}` : this.lastLine();
+    return { kind: 'panic', status: EXIT_PANIC, message: `the guest kernel panicked${what}` };
+  }
+
+  /** CS:EIP of the vCPU, for stop messages. */
+  private where(): string {
+    const s = this.vcpu.saveState() as CpuState;
+    const hex = (v: number, w: number) => (v >>> 0).toString(16).padStart(w, '0');
+    return `cs:eip ${hex(s.segments[1].selector, 4)}:${hex(s.eip, 8)}`;
+  }
+
+  /** "; last console line: ..." from the console output so far, or nothing when there was none. */
+  private lastLine(): string {
+    this.flushConsole();
+    const lines = this.consoleTail.split(/\r?\n/).map((l) => l.replace(/[\x00-\x1f\x7f]|\x1b\[[0-9;?]*[A-Za-z]/g, '').trim()).filter((l) => l !== '');
+    return lines.length ? `; last console line: "${lines[lines.length - 1]}"` : '; the guest printed nothing on its console';
   }
 
   /** Wake the run loop from a halt (host input arrived). */
@@ -127,11 +185,14 @@ export class Machine {
         else exit.value = this.mmioBus.read(exit.addr, exit.size as AccessSize);
         return;
       case 'shutdown':
-        if (exit.reason.startsWith('HLT with interrupts disabled')) this.stop({ kind: 'poweroff', status: 0 });
-        else this.stop({ kind: 'triple-fault', status: 1, message: `guest CPU shut down: ${exit.reason}` });
+        if (exit.reason.startsWith('HLT with interrupts disabled')) {
+          this.stop({ kind: 'halted', status: EXIT_CPU_STOPPED, message: `the guest CPU halted with interrupts disabled at ${this.where()}, without asking for power-off${this.lastLine()}` });
+        } else {
+          this.stop({ kind: 'triple-fault', status: EXIT_CPU_STOPPED, message: `the guest CPU shut down: ${exit.reason}, at ${this.where()}${this.lastLine()}` });
+        }
         return;
       case 'error':
-        this.stop({ kind: 'error', status: 1, message: exit.message });
+        this.stop({ kind: 'error', status: EXIT_ERROR, message: exit.message + this.lastLine() });
         return;
       default:
         return;
@@ -154,8 +215,8 @@ export class Machine {
       const wait = this.idle();
       if (wait !== Infinity) return wait;
       // Nothing is due: before sleeping until host input, run the vCPU once more with no
-      // budget. Halted with interrupts disabled it can never wake and says so (shutdown,
-      // i.e. power-off); otherwise it is still halted and the wait stands.
+      // budget. Halted with interrupts disabled it can never wake and says so (a stop);
+      // otherwise it is still halted and the wait stands.
       const again = this.vcpu.run(0);
       if (again.kind === 'halt') return Infinity;
       this.handleExit(again);
@@ -207,10 +268,11 @@ export class Machine {
       } catch (e) {
         // A device or engine bug must end the run with a report, not take the host process down.
         const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
-        this.stop({ kind: 'error', status: 1, message: `internal error while running the guest: ${detail}` });
+        this.stop({ kind: 'error', status: EXIT_ERROR, message: `internal error while running the guest: ${detail}` });
         break;
       }
       this.flushConsole();
+      if (this.panicSinceNs !== undefined && this.nowNs() - this.panicSinceNs > PANIC_GRACE_NS) this.stop(this.panicReason());
       if (this.stopReason) break;
       if (waitNs > 0) {
         const before = this.host.clock.monotonicNs();
@@ -237,6 +299,7 @@ export class Machine {
     if (this.consoleBytes.length === 0) return;
     const bytes = Uint8Array.from(this.consoleBytes);
     this.consoleBytes.length = 0;
+    this.consoleTail = (this.consoleTail + String.fromCharCode(...bytes.subarray(-CONSOLE_TAIL_BYTES))).slice(-CONSOLE_TAIL_BYTES);
     this.host.consoleOut(bytes);
   }
 
@@ -256,6 +319,11 @@ export class Machine {
     }
     t.write(`${retired} ${this.vcpu.traceLine!()}`);
     return 1;
+  }
+
+  /** Host input COM1 has not delivered to the guest yet. */
+  consoleBacklog(): number {
+    return this.serial[0].queuedInputBytes;
   }
 
   /** Feed host input to COM1. */
@@ -278,6 +346,8 @@ export function buildMachine(spec: MachineSpec, host: MachineHost): Machine {
   attachPci(m);
   spec.disks.forEach((disk, i) => attachVirtioBlk(m, disk, i));
   attachVirtioRng(m);
+  attachPvPanic(m);
+  attachAcpiPm(m);
   attachVcpu(m, spec.engine);
   bootLinux(m, spec.images);
   return m;
@@ -320,7 +390,7 @@ function attachKeyboardController(m: Machine): void {
   m.i8042 = new I8042({
     irqKeyboard: m.pic.irqLine(L.IRQ_KEYBOARD),
     irqMouse: m.pic.irqLine(L.IRQ_MOUSE),
-    onReset: () => m.stop({ kind: 'reset', status: 0 }),
+    onReset: () => m.stop({ kind: 'reset', status: EXIT_OK }),
   });
   m.ioBus.register(L.PORT_I8042_DATA, 1, m.i8042.dataPort, 'i8042-data');
   m.ioBus.register(L.PORT_I8042_COMMAND, 1, m.i8042.commandPort, 'i8042-command');
@@ -332,7 +402,7 @@ function attachMiscPorts(m: Machine): void {
 }
 
 function attachPci(m: Machine): void {
-  const reset = new ResetControl(() => m.stop({ kind: 'reset', status: 0 }));
+  const reset = new ResetControl(() => m.stop({ kind: 'reset', status: EXIT_OK }));
   m.pci = new PciHostBridge({
     mmioBus: m.mmioBus,
     ioBus: m.ioBus,
@@ -358,6 +428,20 @@ function attachVirtioRng(m: Machine): void {
   attachVirtio(m, new VirtioRng((buf) => m.host.entropy(buf)));
 }
 
+function attachPvPanic(m: Machine): void {
+  m.pci.attach(m.nextPciSlot++, new PvPanic((events) => {
+    if (events & PVPANIC_PANICKED) m.panicked();
+  }));
+}
+
+/** ACPI's PM1a registers and PM timer; the tables that describe them are written at boot. */
+function attachAcpiPm(m: Machine): void {
+  const pm = new AcpiPm(() => m.nowNs(), (slpTyp) => {
+    if (slpTyp === L.ACPI_SLP_TYP_S5) m.stop({ kind: 'poweroff', status: EXIT_OK });
+  });
+  m.ioBus.register(L.PORT_ACPI_PM, ACPI_PM_WINDOW, pm, 'acpi-pm');
+}
+
 function attachVcpu(m: Machine, engine: EngineName): void {
   switch (engine) {
     case 'interp':
@@ -371,6 +455,7 @@ function attachVcpu(m: Machine, engine: EngineName): void {
 /** Load the kernel and enter it as the 32-bit boot protocol specifies. */
 function bootLinux(m: Machine, images: LinuxImages): void {
   const entry = loadLinux(m.memory, images);
+  writeAcpiTables(m.memory);
   const s = m.vcpu.saveState() as CpuState;
   const flatCode = 0x9b | 0xc000; // present, code, readable, accessed; D and G
   const flatData = 0x93 | 0xc000;

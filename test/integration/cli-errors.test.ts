@@ -37,10 +37,56 @@ function expectError(args: string[], pattern: RegExp): void {
   assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
 }
 
+/** A wrong command line: exit status 2 and one line on stderr that points at --help. */
+function expectUsage(args: string[], pattern: RegExp): void {
+  const r = lilyvm(...args);
+  assert.equal(r.status, 2, `exit status for ${args.join(' ')}: ${r.stderr}`);
+  assert.match(r.stderr, /^lilyvm: [^\n]+ \(see lilyvm run --help\)\n$/, 'one line with the hint');
+  assert.match(r.stderr, pattern);
+  assert.equal(r.stdout, '');
+}
+
+test('an unknown option, an option without its value, a bad value: one line, exit status 2', () => {
+  expectUsage(['run', '--frobnicate'], /unknown option --frobnicate/);
+  expectUsage(['run', '-x'], /unknown option -x/);
+  expectUsage(['run', '--memory'], /option --memory needs a value/);
+  expectUsage(['run', '--memory', '-5'], /option --memory needs a value, and the next argument looks like an option/);
+  expectUsage(['run', '--memory=-5'], /Memory size "-5" is not a size/);
+  expectUsage(['run', '--memory', 'plenty'], /not a size/);
+  expectUsage(['run', '--memory', '4096M'], /too large/);
+  expectUsage(['run', '--engine', 'warp'], /Engine "warp" is not available/);
+  expectUsage(['run', '--trace', 't', '--trace-count', 'many'], /--trace-count "many" is not a whole number/);
+  expectUsage(['run', '--disk', 'x.img,fast'], /--disk option "fast" is unknown/);
+  expectUsage(['run', 'extra'], /unexpected argument "extra"/);
+  expectUsage(['run', '--no-reboot=yes'], /option --no-reboot takes no value/);
+  expectUsage(['start'], /unknown command "start"/);
+});
+
+test('--version prints the package version', () => {
+  const version = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')).version;
+  for (const args of [['--version'], ['-V'], ['run', '--version']]) {
+    const r = lilyvm(...args);
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout, `lilyvm ${version}\n`);
+  }
+});
+
+test('a missing or bad file is exit status 1', () => {
+  assert.equal(lilyvm('run', '--kernel', join(dir, 'nope')).status, 1);
+  assert.equal(lilyvm('run', '--disk', join(dir, 'absent.img')).status, 1);
+});
+
+test('--memory 2048M, the documented maximum, boots', { skip: !existsSync(DEFAULT_KERNEL) && 'the default guest kernel is not built', timeout: 300_000 }, () => {
+  const r = spawnSync(process.execPath, [BIN, 'run', '--memory', '2048M'], { input: 'free -m | grep Mem\npoweroff -f\n', encoding: 'utf8', timeout: 240_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Mem: +\d{3,4} /);
+});
+
 test('--help describes the options', () => {
   const r = lilyvm('run', '--help');
   assert.equal(r.status, 0);
-  for (const opt of ['--kernel', '--initrd', '--append', '--disk', '--memory', '--engine', '--trace']) assert.match(r.stdout, new RegExp(opt));
+  for (const opt of ['--kernel', '--initrd', '--append', '--disk', '--memory', '--engine', '--no-reboot', '--trace', '--version']) assert.match(r.stdout, new RegExp(opt));
+  assert.match(r.stdout, /Exit status:/);
 });
 
 test('a missing kernel file', () => {

@@ -30,7 +30,9 @@ test('run arguments', () => {
   assert.ok(c.initrdPath, 'default guest brings its initramfs');
   assert.equal(parseRunArgs(['--kernel', 'k']).initrdPath, undefined);
   assert.throws(() => parseRunArgs(['--engine', 'warp']), /not available/);
-  assert.throws(() => parseRunArgs(['--bogus']), /Unknown option/);
+  assert.throws(() => parseRunArgs(['--bogus']), /unknown option --bogus/);
+  assert.equal(parseRunArgs([]).noReboot, false);
+  assert.equal(parseRunArgs(['--no-reboot']).noReboot, true);
 });
 
 test('Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-C passes through', () => {

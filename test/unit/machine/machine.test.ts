@@ -39,13 +39,16 @@ test('a guest that writes to COM1 and then the debug-exit port ends the run with
   assert.deepEqual(out, [0x4b]);
 });
 
-test('CLI then HLT powers the machine off; a keyboard-controller reset ends the run', async () => {
-  assert.deepEqual(await machineFor([0xfa, 0xf4]).m.run(), { kind: 'poweroff', status: 0 });
+test('CLI then HLT stops the machine for good (status 4, with the address); a keyboard-controller reset ends the run', async () => {
+  const halted = await machineFor([0xfa, 0xf4]).m.run();
+  assert.equal(halted.kind, 'halted');
+  assert.equal(halted.status, 4);
+  assert.match('message' in halted ? halted.message : '', /halted with interrupts disabled at cs:eip [0-9a-f]{4}:[0-9a-f]{8}, without asking for power-off/);
   // mov al,0xfe; out 0x64,al
   assert.deepEqual(await machineFor([0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe]).m.run(), { kind: 'reset', status: 0 });
 });
 
-test('CLI then HLT powers off even when no timer is due to wake the machine again', async () => {
+test('CLI then HLT stops the machine even when no timer is due to wake it again', async () => {
   // Mask both PICs; PIT channel 0 one-shot (mode 0) with a count of 1, left to expire, so no
   // timer is due; then cli; hlt.
   const run = machineFor([
@@ -56,8 +59,9 @@ test('CLI then HLT powers off even when no timer is due to wake the machine agai
   ]).m.run();
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise((resolve) => { timer = setTimeout(() => resolve('still running after 5 s'), 5000); });
-  assert.deepEqual(await Promise.race([run, late]), { kind: 'poweroff', status: 0 });
+  const r = await Promise.race([run, late]);
   clearTimeout(timer);
+  assert.equal((r as { kind?: string }).kind, 'halted', String(r));
 });
 
 test('a device that throws ends the run with an error report instead of crashing the host', async () => {
@@ -75,4 +79,10 @@ test('virtual time in a deterministic run advances only with instructions and ha
   const { m } = machineFor(code);
   await m.run();
   assert.equal(m.nowNs(), m.vcpu.instructionsRetired * 10);
+});
+
+test('writing SLP_EN with the _S5 sleep type to PM1a_CNT powers the machine off (status 0)', async () => {
+  // mov dx, 0x604; mov ax, (5 << 10) | (1 << 13); out dx, ax; jmp $
+  const r = await machineFor([0x66, 0xba, 0x04, 0x06, 0x66, 0xb8, 0x00, 0x34, 0x66, 0xef, 0xeb, 0xfe]).m.run();
+  assert.deepEqual(r, { kind: 'poweroff', status: 0 });
 });
