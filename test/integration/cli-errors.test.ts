@@ -141,3 +141,30 @@ test('an unreadable disk', { skip: !unprivilegedRunner() && 'running as root wit
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /secret\.img is not readable/);
 });
+
+test('a disk already open for writing in another lilyvm is refused (status 1); read-only it still attaches', { skip: !existsSync(DEFAULT_KERNEL) && 'the default guest kernel is not built', timeout: 300_000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const disk = join(dir, 'locked.img');
+  writeFileSync(disk, Buffer.alloc(1024 * 1024));
+  const first = spawn(process.execPath, [BIN, 'run', '--disk', disk], { stdio: ['pipe', 'pipe', 'pipe'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      first.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('LilyVM guest ready')) resolve();
+      });
+      first.once('exit', (code) => reject(new Error(`the first lilyvm exited (${code}) before its guest was up`)));
+    });
+    const second = lilyvm('run', '--disk', disk);
+    assert.equal(second.status, 1, second.stderr);
+    assert.match(second.stderr, new RegExp(`locked\\.img is already open for writing in another LilyVM process \\(pid ${first.pid}\\): stop that one, or attach it read-only with --disk .*locked\\.img,ro`));
+    const ro = spawnSync(process.execPath, [BIN, 'run', '--disk', `${disk},ro`], { input: 'cat /sys/block/vda/ro\npoweroff -f\n', encoding: 'utf8', timeout: 240_000 });
+    assert.equal(ro.status, 0, ro.stderr);
+    assert.match(ro.stdout, /^1\r?$/m);
+  } finally {
+    first.stdin.end('poweroff -f\n');
+    await new Promise((resolve) => first.once('exit', resolve));
+  }
+  assert.equal(lilyvm('run', '--disk', join(dir, 'absent.img')).status, 1);
+});

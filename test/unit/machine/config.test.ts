@@ -42,3 +42,24 @@ test('Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-C passes through', () => 
   assert.deepEqual(f.filter(Uint8Array.of(0x01)), { bytes: Uint8Array.of(), quit: false });
   assert.deepEqual(f.filter(Uint8Array.of(0x78)), { bytes: Uint8Array.of(), quit: true });
 });
+
+test('console input: the terminal stops reading while more than INPUT_HIGH_WATER bytes wait for the guest, and reads on once it drains', async () => {
+  const { PassThrough } = await import('node:stream');
+  const { attachTerminal, INPUT_HIGH_WATER } = await import('../../../src/host/terminal.ts');
+  const input = new PassThrough() as unknown as NodeJS.ReadStream;
+  let backlog = 0;
+  let received = 0;
+  const detach = attachTerminal({ input, onData: (b) => { backlog += b.length; received += b.length; }, onQuit: () => {}, backlog: () => backlog });
+  input.write(Buffer.alloc(INPUT_HIGH_WATER + 1, 0x61));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(received, INPUT_HIGH_WATER + 1);
+  assert.equal(input.isPaused(), true, 'paused above the high-water mark');
+  input.write(Buffer.alloc(100, 0x62));
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(received, INPUT_HIGH_WATER + 1, 'nothing more is read while the guest is behind');
+  backlog = 0; // the guest has read it all
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(input.isPaused(), false);
+  assert.equal(received, INPUT_HIGH_WATER + 101, 'the rest arrives after the drain');
+  detach();
+});
