@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuestStoppedError, ProcessConsole, StepTimeoutError, type GuestConsole } from './console.ts';
 import type { V86RunnerConfig } from './v86-runner.ts';
-import type { Vm as LilyVm } from '../../src/index.ts';
+import type { EngineName, Vm as LilyVm } from '../../src/index.ts';
 
 export type VmName = 'lilyvm' | 'qemu' | 'v86';
 export const VM_NAMES: readonly VmName[] = ['lilyvm', 'qemu', 'v86'];
@@ -75,7 +75,7 @@ async function startLilyVm(spec: GuestSpec): Promise<GuestConsole> {
       initrd: spec.initrdPath,
       append: spec.append,
       memory: `${spec.memoryMiB}M`,
-      engine: spec.lilyEngine,
+      engine: spec.lilyEngine as EngineName,
     });
   } catch (e) {
     throw new GuestStoppedError(`Vm.boot failed: ${(e as Error).message}`);
@@ -103,7 +103,7 @@ class LilyVmConsole implements GuestConsole {
 
   async waitFor(pattern: RegExp, timeoutMs: number): Promise<string> {
     const outcome = await Promise.race([
-      this.vm.waitFor(pattern, timeoutMs).then((text) => ({ text }), (error: unknown) => ({ error })),
+      this.vm.waitFor(pattern, { timeoutMs }).then((text) => ({ text }), (error: unknown) => ({ error })),
       this.stoppedMessage.then((stopped) => ({ stopped })),
     ]);
     if ('text' in outcome) return outcome.text;

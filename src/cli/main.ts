@@ -1,23 +1,15 @@
 import { parseArgs } from 'node:util';
-import { readFileSync, existsSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-import { ConfigError, ENGINES, parseDisk, parseMemorySize, type EngineName, type MachineConfig } from '../machine/config.ts';
+import { ConfigError, ENGINES, type EngineName, type MachineConfig } from '../machine/config.ts';
+import { DEFAULT_APPEND, resolveMachineConfig, VERSION } from '../host/defaults.ts';
 import { BootError } from '../boot/linux.ts';
-import { startVm, VmStartError } from '../host/node-vm.ts';
+import { readInput, startVm, VmStartError } from '../host/node-vm.ts';
 import { attachTerminal } from '../host/terminal.ts';
 import { EXIT_CPU_STOPPED, EXIT_ERROR, EXIT_OK, EXIT_PANIC, EXIT_USAGE } from '../machine/machine.ts';
 
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** The package version (package.json next to src/ and bin/). */
-export const VERSION: string = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version;
+export { DEFAULT_APPEND, DEFAULT_INITRD, DEFAULT_KERNEL, VERSION } from '../host/defaults.ts';
 
 /** A wrong command line: one line on stderr, a hint, exit status 2. */
 export class UsageError extends Error {}
-export const DEFAULT_KERNEL = join(REPO_ROOT, 'guest', 'out', 'bzImage');
-export const DEFAULT_INITRD = join(REPO_ROOT, 'guest', 'out', 'initramfs.cpio');
-export const DEFAULT_APPEND = 'console=ttyS0 tsc=reliable panic=-1';
 
 const HELP = `Usage: lilyvm run [options]
        lilyvm --version
@@ -99,39 +91,25 @@ export function parseRunArgs(argv: string[]): MachineConfig {
 }
 
 function toConfig(values: ReturnType<typeof parseOptions>['values']): MachineConfig {
-  const engine = (values.engine ?? 'interp') as EngineName;
-  if (!ENGINES.includes(engine)) throw new ConfigError(`Engine "${values.engine}" is not available: choose one of ${ENGINES.join(', ')}`);
-  const kernelPath = values.kernel ?? DEFAULT_KERNEL;
-  const initrdPath = values.initrd ?? (values.kernel ? undefined : DEFAULT_INITRD);
   const count = (name: string, text: string | undefined, dflt: number): number => {
     if (text === undefined) return dflt;
     if (!/^\d+$/.test(text)) throw new ConfigError(`--${name} "${text}" is not a whole number`);
     return Number(text);
   };
-  return {
-    kernelPath,
-    initrdPath,
-    cmdline: values.append ?? DEFAULT_APPEND,
-    memoryBytes: parseMemorySize(values.memory ?? '256M'),
-    disks: (values.disk ?? []).map(parseDisk),
-    engine,
+  return resolveMachineConfig({
+    kernel: values.kernel,
+    initrd: values.initrd,
+    append: values.append,
+    memory: values.memory,
+    disks: values.disk,
+    engine: values.engine as EngineName | undefined,
+    noReboot: values['no-reboot'] ?? false,
     trace: values.trace
       ? { path: values.trace, start: count('trace-start', values['trace-start'], 0), count: count('trace-count', values['trace-count'], 100_000) }
       : undefined,
-    noReboot: values['no-reboot'] ?? false,
-  };
+  });
 }
 
-export function readInput(path: string, what: string): Uint8Array {
-  if (!existsSync(path)) throw new VmStartError(`${what} ${path} does not exist`);
-  const st = statSync(path);
-  if (!st.isFile()) throw new VmStartError(`${what} ${path} is not a regular file`);
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new VmStartError(`${what} ${path} cannot be read: ${(e as Error).message}`);
-  }
-}
 
 function usage(message: string): number {
   process.stderr.write(`lilyvm: ${message} (see lilyvm run --help)\n`);

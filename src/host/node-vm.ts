@@ -1,4 +1,4 @@
-import { openSync, writeSync, closeSync } from 'node:fs';
+import { openSync, writeSync, closeSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { buildMachine, type Machine, type StopReason } from '../machine/machine.ts';
 import type { MachineConfig } from '../machine/config.ts';
 import { systemClock } from '../machine/clock.ts';
@@ -6,6 +6,19 @@ import { FileBlockBackend, DiskImageError } from './file-block-backend.ts';
 import { hostEntropy } from './entropy.ts';
 
 export class VmStartError extends Error {}
+
+/** Read a kernel or initrd image; what names it in messages ("Kernel image", "Initrd"). */
+export function readInput(path: string, what: string): Uint8Array {
+  if (!existsSync(path)) throw new VmStartError(`${what} ${path} does not exist`);
+  const st = statSync(path);
+  if (!st.isFile()) throw new VmStartError(`${what} ${path} is not a regular file`);
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new VmStartError(`${what} ${path} cannot be read: ${(e as Error).message}`);
+  }
+}
+
 
 export interface NodeVmInputs {
   kernel: Uint8Array;

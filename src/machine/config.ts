@@ -16,7 +16,7 @@ export interface MachineConfig {
 
 export interface DiskConfig {
   path: string;
-  readOnly: boolean;
+  readOnly?: boolean;
 }
 
 export interface TraceConfig {

@@ -47,12 +47,12 @@ test('a kernel panic exits with status 3 and the panic message (pvpanic)', { ski
 test('reboot boots the guest again; with --no-reboot it exits with status 0', { skip: noGuest, timeout: 600_000 }, async () => {
   const vm = Vm.boot({});
   try {
-    await vm.waitFor('LilyVM guest ready', 180_000);
-    await vm.waitFor(PROMPT, 60_000);
+    await vm.waitFor('LilyVM guest ready', { timeoutMs: 180_000 });
+    await vm.waitFor(PROMPT, { timeoutMs: 60_000 });
     vm.type('reboot\n');
-    await vm.waitFor('reboot: Restarting system', 60_000);
-    await vm.waitFor('LilyVM guest ready', 180_000);
-    await vm.waitFor(PROMPT, 60_000);
+    await vm.waitFor('reboot: Restarting system', { timeoutMs: 60_000 });
+    await vm.waitFor('LilyVM guest ready', { timeoutMs: 180_000 });
+    await vm.waitFor(PROMPT, { timeoutMs: 60_000 });
     vm.type('poweroff\n');
     assert.equal((await stoppedWithin(vm)).kind, 'poweroff');
   } finally {

@@ -60,9 +60,9 @@ test('a double fault in the kernel reaches Linux\'s #DF task gate and its report
   // LKDTM loads a zero-limit SS and touches the stack: #SS, whose delivery faults again, is #DF.
   // (An i386 kernel has no guard page under its stack, so a plain overflow does not fault.)
   vm.type('mount -t debugfs none /sys/kernel/debug && echo DOUBLE_FAULT > /sys/kernel/debug/provoke-crash/DIRECT\n');
-  await vm.waitFor('lkdtm: Performing direct entry DOUBLE_FAULT', 60_000);
+  await vm.waitFor('lkdtm: Performing direct entry DOUBLE_FAULT', { timeoutMs: 60_000 });
   // exc_double_fault() runs in the double-fault task, with the faulting task's registers from its TSS.
-  const report = await vm.waitFor(/Kernel panic - not syncing: [^\n]*\n/, 60_000);
+  const report = await vm.waitFor(/Kernel panic - not syncing: [^\n]*\n/, { timeoutMs: 60_000 });
   assert.match(report, /traps: PANIC: double fault, error_code: 0x0/);
   assert.match(report, /SS: 0030 /, 'the faulting task had the zero-limit SS');
   const stop = await stoppedWithin(vm);

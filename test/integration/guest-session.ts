@@ -16,7 +16,7 @@ export const noGuest: string | false = !existsSync(DEFAULT_KERNEL) && 'the defau
  */
 export async function shell(vm: Vm, command: string, timeoutMs = 120_000): Promise<string> {
   vm.type(command + '\n');
-  const text = (await vm.waitFor(PROMPT, timeoutMs)).replace(/\r/g, '');
+  const text = (await vm.waitFor(PROMPT, { timeoutMs })).replace(/\r/g, '');
   const echo = new RegExp([...command].map((c) => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('\n?')).exec(text);
   const afterEcho = echo ? text.slice(echo.index + echo[0].length) : text;
   return afterEcho.split('\n').slice(1, -1).join('\n');
@@ -46,7 +46,7 @@ afterEach(async () => {
 export async function bootToShell(disks: string[] = []): Promise<Vm> {
   const vm = Vm.boot({ disks });
   live.add(vm);
-  await vm.waitFor('LilyVM guest ready', 180_000);
-  await vm.waitFor(PROMPT, 60_000);
+  await vm.waitFor('LilyVM guest ready', { timeoutMs: 180_000 });
+  await vm.waitFor(PROMPT, { timeoutMs: 60_000 });
   return vm;
 }
