@@ -1,6 +1,6 @@
 // The Node library: boot, drive and stop guests from code (README "From code").
 export {
-  Vm, VmError, WaitTimeoutError, GuestStoppedError, InputOverflowError, AbortError, BootError, ConfigError, VmStartError,
+  Vm, VmError, WaitTimeoutError, GuestStoppedError, InputOverflowError, AbortError, BootError, ConfigError, SnapshotError, VmStartError,
   type VmOptions, type WaitOptions, type CommandResult,
 } from './vm.ts';
 export { DiskImageError } from './host/file-block-backend.ts';

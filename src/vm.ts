@@ -2,8 +2,9 @@
 // commands, stop it. Separate from the CLI: options are typed, errors are classes.
 import { BootError } from './boot/linux.ts';
 import { resolveMachineConfig, type MachineRequest } from './host/defaults.ts';
-import { readInput, startVm, VmStartError, type NodeVm } from './host/node-vm.ts';
-import { ConfigError } from './machine/config.ts';
+import { readInput, startVm, VmStartError, type NodeVm, type RestorePoint } from './host/node-vm.ts';
+import { configFromSnapshot, loadRestorePoint, SnapshotError } from './host/snapshot-file.ts';
+import { ConfigError, type MachineConfig } from './machine/config.ts';
 import type { StopReason } from './machine/machine.ts';
 
 export interface VmOptions extends MachineRequest {
@@ -52,7 +53,7 @@ export class AbortError extends VmError {
   override name = 'AbortError';
 }
 
-export { BootError, ConfigError, VmStartError };
+export { BootError, ConfigError, SnapshotError, VmStartError };
 
 /** What run() gives back. */
 export interface CommandResult {
@@ -84,13 +85,12 @@ export class Vm {
   private readonly outputLimit: number;
   private readonly inputLimit: number;
 
-  private constructor(options: VmOptions) {
-    const config = resolveMachineConfig(options);
+  private constructor(options: VmOptions, config: MachineConfig, restore?: RestorePoint) {
     this.outputLimit = options.outputLimit ?? 1 << 20;
     this.inputLimit = options.inputLimit ?? 1 << 20;
     const kernel = readInput(config.kernelPath, 'Kernel image');
     const initrd = config.initrdPath ? readInput(config.initrdPath, 'Initrd') : undefined;
-    this.node = startVm(config, { kernel, initrd, consoleOut: (bytes) => this.onOutput(this.decoder.decode(bytes, { stream: true })) });
+    this.node = startVm(config, { kernel, initrd, consoleOut: (bytes) => this.onOutput(this.decoder.decode(bytes, { stream: true })) }, restore);
     const signal = options.signal;
     const onAbort = () => this.node.stop({ kind: 'quit', status: 0 });
     if (signal?.aborted) onAbort();
@@ -112,7 +112,23 @@ export class Vm {
    * option, VmStartError for a missing or unusable file, BootError for a bad kernel image.
    */
   static boot(options: VmOptions = {}): Vm {
-    return new Vm(options);
+    return new Vm(options, resolveMachineConfig(options));
+  }
+
+  /**
+   * Resume a machine saved by saveSnapshot(): the same RAM, CPU and devices, the same
+   * disks (refused if one changed since), running on from where it was. The snapshot
+   * names its kernel and initrd, which a reboot of the guest needs. Throws SnapshotError
+   * for a file that is not a usable snapshot; nothing has started then.
+   */
+  static restore(file: string, options: Pick<VmOptions, 'signal' | 'outputLimit' | 'inputLimit'> = {}): Vm {
+    const point = loadRestorePoint(file);
+    return new Vm(options, configFromSnapshot(point.header), point);
+  }
+
+  /** Save the whole machine (CPU, devices, RAM without its zero pages) to `file`; the guest runs on. Resolves with the file size. */
+  async saveSnapshot(file: string): Promise<{ bytes: number }> {
+    return { bytes: await this.node.saveSnapshot(file) };
   }
 
   /** The console output kept so far (the last `outputLimit` characters). */

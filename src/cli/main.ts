@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, ENGINES, type EngineName, type MachineConfig } from '../machine/config.ts';
 import { DEFAULT_APPEND, resolveMachineConfig, VERSION } from '../host/defaults.ts';
 import { BootError } from '../boot/linux.ts';
-import { readInput, startVm, VmStartError } from '../host/node-vm.ts';
+import { readInput, startVm, VmStartError, type RestorePoint } from '../host/node-vm.ts';
+import { configFromSnapshot, loadRestorePoint, SnapshotError } from '../host/snapshot-file.ts';
 import { attachTerminal } from '../host/terminal.ts';
 import { EXIT_CPU_STOPPED, EXIT_ERROR, EXIT_OK, EXIT_PANIC, EXIT_USAGE } from '../machine/machine.ts';
 
@@ -27,6 +28,10 @@ Options:
   --memory SIZE        guest RAM, e.g. 256M or 1G (default: 256M; 32M..2048M)
   --engine NAME        CPU engine: ${ENGINES.join(', ')} (default: interp)
   --no-reboot          exit when the guest reboots, instead of booting it again
+  --snapshot FILE      where Ctrl-A S and SIGUSR1 save a snapshot of the whole machine
+                       (default: lilyvm.snapshot in the current directory)
+  --restore FILE       resume a saved snapshot instead of booting (the snapshot's own
+                       kernel, memory and disks are used; a disk changed since is refused)
   --trace FILE         write an instruction trace (address, bytes, registers) to FILE
   --trace-start N      first traced instruction (instructions retired before it; default 0)
   --trace-count N      number of instructions to trace (default 100000)
@@ -34,7 +39,8 @@ Options:
   -V, --version        print the version
 
 Console: the terminal is in raw mode; Ctrl-C goes to the guest.
-  Ctrl-A X  quit          Ctrl-A Ctrl-A  send Ctrl-A to the guest
+  Ctrl-A X  quit          Ctrl-A S  save a snapshot (also: kill -USR1)
+  Ctrl-A Ctrl-A  send Ctrl-A to the guest
 
 Exit status:
   ${EXIT_OK}  the guest powered off (poweroff, ACPI S5), or rebooted with --no-reboot,
@@ -75,6 +81,8 @@ const RUN_OPTIONS = {
   'trace-start': { type: 'string' },
   'trace-count': { type: 'string' },
   'no-reboot': { type: 'boolean' },
+  snapshot: { type: 'string' },
+  restore: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -141,20 +149,41 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`lilyvm ${VERSION}\n`);
       return EXIT_OK;
     }
-    const config = parseRunArgs(rest);
+    let config = parseRunArgs(rest);
+    let restore: RestorePoint | undefined;
+    if (options.restore !== undefined) {
+      const others = Object.keys(options).filter((k) => !['restore', 'snapshot'].includes(k));
+      if (others.length) throw new UsageError(`--restore takes the snapshot's own configuration: drop --${others.join(', --')}`);
+      restore = loadRestorePoint(options.restore);
+      config = configFromSnapshot(restore.header);
+    }
     const kernel = readInput(config.kernelPath, 'Kernel image');
     const initrd = config.initrdPath ? readInput(config.initrdPath, 'Initrd') : undefined;
-    const vm = startVm(config, { kernel, initrd, consoleOut: (b) => process.stdout.write(b) });
+    const vm = startVm(config, { kernel, initrd, consoleOut: (b) => process.stdout.write(b) }, restore);
+    const snapshotPath = options.snapshot ?? 'lilyvm.snapshot';
+    let saving = false;
+    const save = () => {
+      if (saving) return;
+      saving = true;
+      vm.saveSnapshot(snapshotPath).then(
+        (bytes) => process.stderr.write(`\r\nlilyvm: snapshot saved to ${snapshotPath} (${(bytes / 1048576).toFixed(1)} MiB)\r\n`),
+        (e: unknown) => process.stderr.write(`\r\nlilyvm: ${(e as Error).message}\r\n`),
+      ).finally(() => (saving = false));
+    };
+    process.on('SIGUSR1', save);
     const detach = attachTerminal({
       input: process.stdin,
       onData: (bytes) => vm.consoleIn(bytes),
       onQuit: () => vm.stop({ kind: 'quit', status: EXIT_OK }),
+      onSnapshot: save,
       backlog: () => vm.machine.consoleBacklog(),
     });
     let reason;
     try {
       reason = await vm.run();
+      while (saving) await new Promise((r) => setTimeout(r, 10));
     } finally {
+      process.off('SIGUSR1', save);
       detach();
       vm.close();
     }
@@ -162,7 +191,7 @@ export async function main(argv: string[]): Promise<number> {
     return reason.status;
   } catch (e) {
     if (e instanceof UsageError) return usage(e.message);
-    if (e instanceof BootError || e instanceof VmStartError) {
+    if (e instanceof BootError || e instanceof VmStartError || e instanceof SnapshotError) {
       process.stderr.write(`lilyvm: ${e.message}\n`);
       return EXIT_ERROR;
     }

@@ -4,6 +4,8 @@ import type { MachineConfig } from '../machine/config.ts';
 import { systemClock } from '../machine/clock.ts';
 import { FileBlockBackend, DiskImageError } from './file-block-backend.ts';
 import { hostEntropy } from './entropy.ts';
+import { diskIdentity, SnapshotError, writeSnapshotFile, type SnapshotHeader } from './snapshot-file.ts';
+import { VERSION } from './defaults.ts';
 
 export class VmStartError extends Error {}
 
@@ -35,12 +37,20 @@ export interface NodeVm {
   consoleIn(bytes: Uint8Array): void;
   /** Stop from the host (Ctrl-A X, Vm.stop()). */
   stop(reason: StopReason): void;
+  /** Save the whole machine to `path` at the next instruction boundary; the guest runs on. Resolves with the file size. */
+  saveSnapshot(path: string): Promise<number>;
   /** Flush and close disks and the trace file. */
   close(): void;
 }
 
+/** A snapshot to start from instead of booting (read and checked by readSnapshotFile). */
+export interface RestorePoint {
+  header: SnapshotHeader;
+  ram: Uint8Array;
+}
+
 /** Build a machine for Node.js: files as disks, the host clock, crypto entropy. */
-export function startVm(config: MachineConfig, inputs: NodeVmInputs): NodeVm {
+export function startVm(config: MachineConfig, inputs: NodeVmInputs, restore?: RestorePoint): NodeVm {
   const disks: FileBlockBackend[] = [];
   let traceFd: number | undefined;
   const closeAll = () => {
@@ -74,6 +84,14 @@ export function startVm(config: MachineConfig, inputs: NodeVmInputs): NodeVm {
   try {
     for (const d of config.disks) disks.push(FileBlockBackend.open(d.path, { readOnly: d.readOnly }));
     machine = build();
+    if (restore) {
+      try {
+        machine.memory.u8.set(restore.ram);
+        machine.applyState(restore.header.machine);
+      } catch (e) {
+        throw new SnapshotError(`the snapshot does not fit this machine: ${(e as Error).message}`);
+      }
+    }
     if (config.trace) {
       try {
         traceFd = openSync(config.trace.path, 'w');
@@ -85,7 +103,7 @@ export function startVm(config: MachineConfig, inputs: NodeVmInputs): NodeVm {
     }
   } catch (e) {
     closeAll();
-    if (e instanceof DiskImageError) throw new VmStartError(e.message);
+    if (e instanceof DiskImageError || e instanceof SnapshotError) throw new VmStartError(e.message);
     throw e;
   }
   let hostStop: StopReason | undefined;
@@ -103,6 +121,22 @@ export function startVm(config: MachineConfig, inputs: NodeVmInputs): NodeVm {
       }
     },
     consoleIn: (bytes) => machine.consoleIn(bytes),
+    async saveSnapshot(path) {
+      const snap = await machine.snapshot(() => {
+        for (const d of disks) d.flush();
+        return config.disks.map(diskIdentity);
+      });
+      return writeSnapshotFile(path, {
+        lilyvmVersion: VERSION,
+        createdAt: new Date().toISOString(),
+        engine: config.engine,
+        kernelPath: config.kernelPath,
+        initrdPath: config.initrdPath,
+        cmdline: config.cmdline,
+        noReboot: config.noReboot ?? false,
+        disks: snap.extra,
+      }, snap);
+    },
     stop(reason) {
       hostStop ??= reason;
       machine.stop(reason);

@@ -4,7 +4,7 @@ import type { AccessSize } from '../bus/device.ts';
 import { GuestMemory } from '../memory/guest-memory.ts';
 import { Scheduler } from './scheduler.ts';
 import type { HostClock } from './clock.ts';
-import { Timebase } from './timebase.ts';
+import { Timebase, type TimebaseState } from './timebase.ts';
 import * as L from './layout.ts';
 import { Pic8259Pair } from '../devices/pic8259.ts';
 import { Pit8254 } from '../devices/pit8254.ts';
@@ -84,6 +84,29 @@ export interface MachineSpec {
   images: LinuxImages;
 }
 
+/** A device's state for snapshots: plain data in, plain data out. */
+export interface StatefulPart {
+  name: string;
+  saveState(): unknown;
+  restoreState(state: unknown): void;
+}
+
+/** Everything but RAM, as plain data (snapshot format version 1). */
+export interface MachineState {
+  memoryBytes: number;
+  cpu: unknown;
+  timeNs: number;
+  timebase: TimebaseState;
+  panicSinceNs: number | null;
+  parts: Record<string, unknown>;
+}
+
+export interface MachineSnapshot {
+  state: MachineState;
+  /** A copy of guest RAM at the same instant. */
+  ram: Uint8Array;
+}
+
 /**
  * The LilyVM PC: guest RAM, buses, chipset, PCI with virtio devices and one vCPU,
  * assembled by buildMachine(). Every engine sits behind the same exit handler.
@@ -113,6 +136,9 @@ export class Machine {
   private consoleTail = '';
   /** Virtual time of the guest's pvpanic report. */
   private panicSinceNs: number | undefined;
+  /** Every device with state, by name, in the order they are restored (PCI functions before the host bridge). */
+  readonly parts: StatefulPart[] = [];
+  private snapshotRequest: ((s: MachineSnapshot) => void) | undefined;
 
   constructor(readonly host: MachineHost, readonly memoryBytes: number) {
     this.memory = new GuestMemory(memoryBytes);
@@ -211,6 +237,11 @@ export class Machine {
     if (deadline !== Infinity) budget = Math.max(1, Math.min(MAX_SLICE, Math.ceil((deadline - now) / this.time.nsPerInstruction)));
     if (this.trace) budget = this.traceStep(budget);
     const exit = this.vcpu.run(budget);
+    if (this.snapshotRequest && (exit.kind === 'budget' || exit.kind === 'halt')) {
+      const done = this.snapshotRequest;
+      this.snapshotRequest = undefined;
+      done(this.capture());
+    }
     if (exit.kind === 'halt') {
       const wait = this.idle();
       if (wait !== Infinity) return wait;
@@ -321,6 +352,60 @@ export class Machine {
     return 1;
   }
 
+  /**
+   * Capture the whole machine at the next instruction boundary with no device access in
+   * flight (after a slice that ended on its budget or a halt). Resolves while the guest
+   * keeps running; a stopped machine is captured at once.
+   */
+  snapshot<T>(atCapture: () => T): Promise<MachineSnapshot & { extra: T }> {
+    if (this.stopReason) return Promise.resolve({ ...this.capture(), extra: atCapture() });
+    return new Promise((resolve, reject) => {
+      const previous = this.snapshotRequest;
+      this.snapshotRequest = (snap) => {
+        previous?.(snap);
+        // Synchronously, before the guest runs on: what the host records alongside (the disks as they are now).
+        try {
+          resolve({ ...snap, extra: atCapture() });
+        } catch (e) {
+          reject(e);
+        }
+      };
+      this.kick();
+    });
+  }
+
+  private capture(): MachineSnapshot {
+    this.flushConsole();
+    const parts: Record<string, unknown> = {};
+    for (const p of this.parts) parts[p.name] = p.saveState();
+    return {
+      state: {
+        memoryBytes: this.memoryBytes,
+        cpu: this.vcpu.saveState(),
+        timeNs: this.scheduler.nowNs(),
+        timebase: this.time.saveState(),
+        panicSinceNs: this.panicSinceNs ?? null,
+        parts,
+      },
+      ram: this.memory.u8.slice(),
+    };
+  }
+
+  /** Load a captured state into this (freshly built, not yet run) machine. RAM is written by the caller. */
+  applyState(s: MachineState): void {
+    if (s.memoryBytes !== this.memoryBytes) throw new RangeError(`the state is for ${s.memoryBytes} bytes of RAM, this machine has ${this.memoryBytes}`);
+    const names = this.parts.map((p) => p.name);
+    const missing = names.filter((n) => !(n in s.parts));
+    const extra = Object.keys(s.parts).filter((n) => !names.includes(n));
+    if (missing.length || extra.length) throw new RangeError(`the state's devices differ from this machine's (missing: ${missing.join(', ') || 'none'}; unknown: ${extra.join(', ') || 'none'})`);
+    this.vcpu.restoreState(s.cpu);
+    this.time.restoreState(s.timebase);
+    this.scheduler.restoreState({ timeNs: s.timeNs });
+    for (const p of this.parts) p.restoreState(s.parts[p.name]);
+    this.panicSinceNs = s.panicSinceNs ?? undefined;
+    this.vcpu.memoryWritten(0, this.memoryBytes);
+  }
+
   /** Host input COM1 has not delivered to the guest yet. */
   consoleBacklog(): number {
     return this.serial[0].queuedInputBytes;
@@ -334,6 +419,10 @@ export class Machine {
 }
 
 // ---------------------------------------------------------------- the recipe
+
+function part(name: string, device: { saveState(): unknown; restoreState(s: never): void }): StatefulPart {
+  return { name, saveState: () => device.saveState(), restoreState: (s) => device.restoreState(s as never) };
+}
 
 export function buildMachine(spec: MachineSpec, host: MachineHost): Machine {
   const m = new Machine(host, spec.memoryBytes);
@@ -355,6 +444,7 @@ export function buildMachine(spec: MachineSpec, host: MachineHost): Machine {
 
 function attachInterruptController(m: Machine): void {
   m.pic = new Pic8259Pair();
+  m.parts.push(part('pic', m.pic));
   m.ioBus.register(L.PORT_PIC_MASTER, 2, m.pic.master, 'pic-master');
   m.ioBus.register(L.PORT_PIC_SLAVE, 2, m.pic.slave, 'pic-slave');
   m.ioBus.register(L.PORT_PIC_ELCR, 2, m.pic.elcr, 'pic-elcr');
@@ -365,12 +455,14 @@ function attachInterruptController(m: Machine): void {
 
 function attachTimer(m: Machine): void {
   m.pit = new Pit8254(m.scheduler, m.pic.irqLine(L.IRQ_PIT));
+  m.parts.push(part('pit', m.pit));
   m.ioBus.register(L.PORT_PIT, 4, m.pit, 'pit');
   m.ioBus.register(L.PORT_SYSTEM_CONTROL_B, 1, m.pit.portB, 'system-control-b');
 }
 
 function attachRtc(m: Machine): void {
   m.rtc = new RtcCmos(m.scheduler, m.host.clock, m.pic.irqLine(L.IRQ_RTC), m.memoryBytes);
+  m.parts.push(part('rtc', m.rtc));
   m.ioBus.register(L.PORT_RTC, 2, m.rtc, 'rtc');
 }
 
@@ -382,6 +474,7 @@ function attachSerialPorts(m: Machine): void {
     if (!line) shared.set(irq, (line = new SharedIrqLine(m.pic.irqLine(irq))));
     const uart = new Uart16550(m.scheduler, line.source(), out);
     m.serial.push(uart);
+    m.parts.push(part(`com${i + 1}`, uart));
     m.ioBus.register(port, 8, uart, `com${i + 1}`);
   });
 }
@@ -392,6 +485,7 @@ function attachKeyboardController(m: Machine): void {
     irqMouse: m.pic.irqLine(L.IRQ_MOUSE),
     onReset: () => m.stop({ kind: 'reset', status: EXIT_OK }),
   });
+  m.parts.push(part('i8042', m.i8042));
   m.ioBus.register(L.PORT_I8042_DATA, 1, m.i8042.dataPort, 'i8042-data');
   m.ioBus.register(L.PORT_I8042_COMMAND, 1, m.i8042.commandPort, 'i8042-command');
 }
@@ -410,6 +504,7 @@ function attachPci(m: Machine): void {
     resetControl: reset,
     warn: (msg) => m.host.warn(msg),
   });
+  m.parts.push(part('reset-control', reset));
   m.ioBus.register(L.PORT_PCI_CONFIG_ADDRESS, 4, m.pci.addressPort, 'pci-config-address');
   m.ioBus.register(L.PORT_PCI_CONFIG_DATA, 4, m.pci.dataPort, 'pci-config-data');
 }
@@ -418,6 +513,7 @@ function attachVirtio(m: Machine, device: ConstructorParameters<typeof VirtioPci
   const slot = m.nextPciSlot++;
   const fn = new VirtioPciFunction(device, { memory: m.memory, irq: m.pci.intxLine(slot), warn: (msg) => m.host.warn(msg) });
   m.pci.attach(slot, fn);
+  m.parts.push(part(`pci-${slot}-${device.name}`, fn));
 }
 
 function attachVirtioBlk(m: Machine, backend: BlockBackend, index: number): void {
@@ -429,9 +525,12 @@ function attachVirtioRng(m: Machine): void {
 }
 
 function attachPvPanic(m: Machine): void {
-  m.pci.attach(m.nextPciSlot++, new PvPanic((events) => {
+  const slot = m.nextPciSlot++;
+  const fn = new PvPanic((events) => {
     if (events & PVPANIC_PANICKED) m.panicked();
-  }));
+  });
+  m.pci.attach(slot, fn);
+  m.parts.push(part(`pci-${slot}-pvpanic`, fn));
 }
 
 /** ACPI's PM1a registers and PM timer; the tables that describe them are written at boot. */
@@ -440,6 +539,9 @@ function attachAcpiPm(m: Machine): void {
     if (slpTyp === L.ACPI_SLP_TYP_S5) m.stop({ kind: 'poweroff', status: EXIT_OK });
   });
   m.ioBus.register(L.PORT_ACPI_PM, ACPI_PM_WINDOW, pm, 'acpi-pm');
+  m.parts.push(part('acpi-pm', pm));
+  // The host bridge last: restoring it maps the BARs its functions' restored registers hold.
+  m.parts.push(part('pci-host', m.pci));
 }
 
 function attachVcpu(m: Machine, engine: EngineName): void {

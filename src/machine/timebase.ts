@@ -19,11 +19,16 @@ const MAX_NS_PER_INSTRUCTION = 10_000;
  * machine says so (while the CPU is halted). Without a host clock the rate is
  * fixed and a run is deterministic.
  */
+export interface TimebaseState {
+  nowNs: number;
+  nsPerInstruction: number;
+}
+
 export class Timebase {
   private syncNs = 0;
   private syncInstructions = 0;
   private rate = NOMINAL_NS_PER_INSTRUCTION;
-  private readonly hostStartNs: number;
+  private hostStartNs: number;
   private rateHostNs = 0;
   private rateInstructions = 0;
   private rateSkip = false;
@@ -34,6 +39,26 @@ export class Timebase {
     private readonly host: HostClock | undefined,
   ) {
     this.hostStartNs = host ? host.monotonicNs() : 0;
+  }
+
+  /** Virtual time and the current rate, for snapshots. */
+  saveState(): TimebaseState {
+    return { nowNs: this.nowNs(), nsPerInstruction: this.rate };
+  }
+
+  /**
+   * Continue from a saved virtual time (after the CPU's retired count was restored). The
+   * host clock is re-based so that virtual time is neither ahead nor behind it.
+   */
+  restoreState(s: TimebaseState): void {
+    this.syncNs = s.nowNs;
+    this.syncInstructions = this.retired();
+    this.rate = s.nsPerInstruction;
+    if (this.host) this.hostStartNs = this.host.monotonicNs() - s.nowNs;
+    this.rateHostNs = this.hostNs();
+    this.rateInstructions = this.retired();
+    this.rateSkip = true;
+    this.rateWaitNs = 0;
   }
 
   get realtime(): boolean {

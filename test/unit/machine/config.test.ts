@@ -35,12 +35,13 @@ test('run arguments', () => {
   assert.equal(parseRunArgs(['--no-reboot']).noReboot, true);
 });
 
-test('Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-C passes through', () => {
+test('Ctrl-A X quits, Ctrl-A S asks for a snapshot, Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-C passes through', () => {
   const f = new EscapeFilter();
-  assert.deepEqual(f.filter(Uint8Array.of(0x61, 0x03)), { bytes: Uint8Array.of(0x61, 0x03), quit: false });
-  assert.deepEqual(f.filter(Uint8Array.of(0x01, 0x01, 0x62)), { bytes: Uint8Array.of(0x01, 0x62), quit: false });
-  assert.deepEqual(f.filter(Uint8Array.of(0x01)), { bytes: Uint8Array.of(), quit: false });
-  assert.deepEqual(f.filter(Uint8Array.of(0x78)), { bytes: Uint8Array.of(), quit: true });
+  assert.deepEqual(f.filter(Uint8Array.of(0x61, 0x03)), { bytes: Uint8Array.of(0x61, 0x03), quit: false, snapshot: false });
+  assert.deepEqual(f.filter(Uint8Array.of(0x01, 0x01, 0x62)), { bytes: Uint8Array.of(0x01, 0x62), quit: false, snapshot: false });
+  assert.deepEqual(f.filter(Uint8Array.of(0x01, 0x73, 0x63)), { bytes: Uint8Array.of(0x63), quit: false, snapshot: true });
+  assert.deepEqual(f.filter(Uint8Array.of(0x01)), { bytes: Uint8Array.of(), quit: false, snapshot: false });
+  assert.deepEqual(f.filter(Uint8Array.of(0x78)), { bytes: Uint8Array.of(), quit: true, snapshot: false });
 });
 
 test('console input: the terminal stops reading while more than INPUT_HIGH_WATER bytes wait for the guest, and reads on once it drains', async () => {
