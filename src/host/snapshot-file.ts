@@ -62,8 +62,8 @@ export function checkDisk(d: DiskIdentity): void {
   }
 }
 
-function isZeroPage(words: BigUint64Array, first: number): boolean {
-  for (let i = first; i < first + PAGE / 8; i++) if (words[i] !== 0n) return false;
+function isZeroPage(words: Int32Array, first: number): boolean {
+  for (let i = first; i < first + PAGE / 4; i++) if (words[i] !== 0) return false;
   return true;
 }
 
@@ -72,9 +72,9 @@ export function writeSnapshotFile(path: string, header: Omit<SnapshotHeader, 'ma
   const json = Buffer.from(JSON.stringify({ ...header, machine: snap.state }));
   const ram = snap.ram;
   const pages = ram.length / PAGE;
-  const words = new BigUint64Array(ram.buffer, ram.byteOffset, ram.length / 8);
+  const words = new Int32Array(ram.buffer, ram.byteOffset, ram.length / 4);
   const bitmap = new Uint8Array(Math.ceil(pages / 8));
-  for (let p = 0; p < pages; p++) if (!isZeroPage(words, p * (PAGE / 8))) bitmap[p >> 3] |= 1 << (p & 7);
+  for (let p = 0; p < pages; p++) if (!isZeroPage(words, p * (PAGE / 4))) bitmap[p >> 3] |= 1 << (p & 7);
   const tmp = `${path}.tmp-${process.pid}`;
   const hash = createHash('sha256');
   const fd = openSync(tmp, 'w');
