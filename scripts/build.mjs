@@ -1,5 +1,5 @@
 // Builds dist/: the compiled JavaScript (ES modules) and .d.ts types of src/, which the
-// package ships and bin/lilyvm.js runs. tsc rewrites the sources' relative ".ts" imports
+// package ships and bin/lilyvm.js runs, and dist/web/ (scripts/build-web.mjs). tsc rewrites the sources' relative ".ts" imports
 // to ".js" in JavaScript but not in declarations; this does it there too, so that a
 // TypeScript consumer resolves them without allowImportingTsExtensions.
 import { execFileSync } from 'node:child_process';
@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { buildWeb } from './build-web.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -26,3 +27,6 @@ for (const f of files(dist)) {
   const fixed = text.replace(/((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]+)\.ts(['"])/g, '$1$2.js$3');
   if (fixed !== text) writeFileSync(f, fixed);
 }
+
+// The web page's bundle (dist/web/), after tsc: its check refuses node: imports.
+await buildWeb();

@@ -13,6 +13,7 @@ export { DEFAULT_APPEND, DEFAULT_INITRD, DEFAULT_KERNEL, VERSION } from '../host
 export class UsageError extends Error {}
 
 const HELP = `Usage: lilyvm run [options]
+       lilyvm web [--port N]    (the same guest in a browser tab: lilyvm web --help)
        lilyvm --version
 
 Boots an x86 Linux guest with its serial console on this terminal.
@@ -119,6 +120,45 @@ function toConfig(values: ReturnType<typeof parseOptions>['values']): MachineCon
 }
 
 
+const WEB_HELP = `Usage: lilyvm web [--port N] [--host ADDRESS]
+
+Serves a page that boots the default guest in the browser (the machine runs in a Web
+Worker, the console in xterm.js) and prints its address. Ctrl-C stops the server.
+
+  --port N          TCP port (default 8086; 0 picks a free one)
+  --host ADDRESS    address to listen on (default 127.0.0.1)`;
+
+async function web(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (e) {
+    return usage((e as Error).message.split('\n')[0]);
+  }
+  if (values.help) {
+    process.stdout.write(WEB_HELP + '\n');
+    return EXIT_OK;
+  }
+  const port = Number(values.port ?? 8086);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return usage(`--port "${values.port}" is not a TCP port`);
+  const { serveWeb } = await import('./web.ts');
+  let served;
+  try {
+    served = await serveWeb(values.host ?? '127.0.0.1', port);
+  } catch (e) {
+    process.stderr.write(`lilyvm: ${(e as Error).message}\n`);
+    return EXIT_ERROR;
+  }
+  process.stdout.write(`LilyVM web page: ${served.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  served.server.close();
+  return EXIT_OK;
+}
+
 function usage(message: string): number {
   process.stderr.write(`lilyvm: ${message} (see lilyvm run --help)\n`);
   return EXIT_USAGE;
@@ -138,6 +178,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return EXIT_OK;
   }
+  if (command === 'web') return web(rest);
   if (command !== 'run') return usage(`unknown command "${command}"`);
   try {
     const options = parseOptions(rest).values;

@@ -15,9 +15,10 @@ export interface HostClock {
   monotonicNs(): number;
 }
 
+/** The host's clock where JavaScript runs (Node or a browser): Date and performance.now(). */
 export const systemClock: HostClock = {
   wallTimeMs: () => Date.now(),
-  monotonicNs: () => Number(process.hrtime.bigint()),
+  monotonicNs: () => Math.round(performance.now() * 1e6),
 };
 
 /** A one-shot timer owned by a device. Re-arming replaces the previous deadline. */

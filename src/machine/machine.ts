@@ -318,7 +318,7 @@ export class Machine {
       }
       const t = this.host.clock.monotonicNs();
       if (t - lastYield > 20e6) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await yieldToHost();
         lastYield = this.host.clock.monotonicNs();
       }
     }
@@ -417,6 +417,23 @@ export class Machine {
     this.kick();
   }
 }
+
+/**
+ * Let the host's event loop run (input, timers, messages) and come back at once: setImmediate
+ * under Node, a MessageChannel round trip in a browser (setTimeout(0) is clamped to 4 ms there).
+ */
+const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+const yieldToHost: () => Promise<void> = immediate
+  ? () => new Promise((resolve) => immediate(resolve))
+  : (() => {
+    const channel = new MessageChannel();
+    const waiting: (() => void)[] = [];
+    (channel.port1 as unknown as { onmessage: (() => void) | null }).onmessage = () => waiting.shift()?.();
+    return () => new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      channel.port2.postMessage(0);
+    });
+  })();
 
 // ---------------------------------------------------------------- the recipe
 

@@ -1,0 +1,145 @@
+// The LilyVM web page: loads the default guest with a progress bar, runs the machine in a
+// Web Worker (worker.ts) and shows its serial console in xterm.js.
+import { Terminal } from '@xterm/xterm';
+import { FitAddon } from '@xterm/addon-fit';
+import type { FromWorker, ToWorker } from './protocol.ts';
+
+const GUEST = { kernel: 'guest/bzImage', initrd: 'guest/initramfs.cpio' };
+const CMDLINE = 'console=ttyS0 tsc=reliable panic=-1';
+const MEMORY_MIB = 256;
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = $('status');
+const stopButton = $<HTMLButtonElement>('stop');
+const restartButton = $<HTMLButtonElement>('restart');
+const downloadButton = $<HTMLButtonElement>('download');
+const diskInput = $<HTMLInputElement>('disk');
+
+const term = new Terminal({ convertEol: false, scrollback: 5000, fontSize: 14 });
+const fit = new FitAddon();
+term.loadAddon(fit);
+term.open($('terminal'));
+fit.fit();
+term.focus();
+window.addEventListener('resize', () => fit.fit());
+
+let worker: Worker | undefined;
+let images: { kernel: ArrayBuffer; initrd: ArrayBuffer } | undefined;
+let disk: { name: string; bytes: ArrayBuffer } | undefined;
+let state = 'loading';
+
+function setStatus(text: string): void {
+  state = text;
+  status.textContent = text;
+  document.body.dataset.state = text.split(' ')[0];
+}
+
+/** Fetch with progress over all the guest files. */
+async function loadGuest(): Promise<{ kernel: ArrayBuffer; initrd: ArrayBuffer }> {
+  const bar = $('bar');
+  const text = $('progress-text');
+  const responses = await Promise.all([GUEST.kernel, GUEST.initrd].map(async (url) => {
+    const r = await fetch(url);
+    if (!r.ok || !r.body) throw new Error(`${url}: HTTP ${r.status}`);
+    return r;
+  }));
+  const total = responses.reduce((n, r) => n + Number(r.headers.get('content-length') ?? 0), 0);
+  let loaded = 0;
+  const parts = await Promise.all(responses.map(async (r) => {
+    const reader = r.body!.getReader();
+    const chunks: Uint8Array[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.length;
+      bar.style.width = total ? `${(100 * loaded) / total}%` : '50%';
+      text.textContent = `loading the guest: ${(loaded / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB`;
+    }
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out.buffer;
+  }));
+  $('progress').hidden = true;
+  return { kernel: parts[0], initrd: parts[1] };
+}
+
+function send(m: ToWorker, transfer: Transferable[] = []): void {
+  worker?.postMessage(m, transfer);
+}
+
+function start(): void {
+  worker?.terminate();
+  term.reset();
+  worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+    const m = ev.data;
+    switch (m.type) {
+      case 'output':
+        term.write(m.bytes);
+        break;
+      case 'status':
+        setStatus(`${m.state} · ${(m.ips / 1e6).toFixed(1)} M instructions/s`);
+        break;
+      case 'stopped':
+        setStatus(`stopped (${m.kind}${m.message ? `: ${m.message}` : ''})`);
+        stopButton.disabled = true;
+        break;
+      case 'disk':
+        if (m.bytes && disk) {
+          const a = document.createElement('a');
+          a.href = URL.createObjectURL(new Blob([m.bytes]));
+          a.download = disk.name;
+          a.click();
+          setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+        }
+        break;
+    }
+  };
+  const { kernel, initrd } = images!;
+  // The worker gets copies: a restart needs the originals again.
+  const k = kernel.slice(0);
+  const i = initrd.slice(0);
+  const d = disk ? disk.bytes.slice(0) : undefined;
+  send({ type: 'start', kernel: k, initrd: i, cmdline: CMDLINE, memoryMiB: MEMORY_MIB, disk: d }, d ? [k, i, d] : [k, i]);
+  setStatus('booting');
+  stopButton.disabled = false;
+  restartButton.disabled = false;
+  downloadButton.disabled = !disk;
+}
+
+term.onData((text) => send({ type: 'input', bytes: new TextEncoder().encode(text) }));
+stopButton.onclick = () => send({ type: 'stop' });
+restartButton.onclick = () => start();
+downloadButton.onclick = () => send({ type: 'get-disk' });
+diskInput.onchange = async () => {
+  const file = diskInput.files?.[0];
+  if (!file) return;
+  if (file.size % 512 !== 0) {
+    setStatus(`${file.name} is ${file.size} bytes, not whole 512-byte sectors: not attached`);
+    return;
+  }
+  disk = { name: file.name, bytes: await file.arrayBuffer() };
+  $('disk-note').hidden = false;
+  start(); // the guest boots again with the disk as /dev/vda
+};
+
+loadGuest().then((loaded) => {
+  images = loaded;
+  start();
+}, (e: unknown) => setStatus(`cannot load the guest: ${(e as Error).message}`));
+
+// For tests and the curious: the terminal's text and the state.
+(window as unknown as { lilyvm: object }).lilyvm = {
+  screen: () => {
+    const b = term.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < b.length; y++) lines.push(b.getLine(y)?.translateToString(true) ?? '');
+    return lines.join('\n');
+  },
+  state: () => state,
+};

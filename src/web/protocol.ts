@@ -1,0 +1,25 @@
+// Messages between the page (main thread) and the machine's Web Worker.
+
+export interface StartMessage {
+  type: 'start';
+  kernel: ArrayBuffer;
+  initrd: ArrayBuffer;
+  cmdline: string;
+  memoryMiB: number;
+  /** A disk image the user attached (the worker owns it from now on), or none. */
+  disk?: ArrayBuffer;
+}
+
+export type ToWorker =
+  | StartMessage
+  | { type: 'input'; bytes: Uint8Array }
+  | { type: 'stop' }
+  /** Send the disk's current contents back (type 'disk'). */
+  | { type: 'get-disk' };
+
+export type FromWorker =
+  | { type: 'output'; bytes: Uint8Array }
+  /** Once a second while running: instructions per second over the last second. */
+  | { type: 'status'; state: 'booting' | 'running'; ips: number }
+  | { type: 'stopped'; kind: string; status: number; message?: string }
+  | { type: 'disk'; bytes: ArrayBuffer | null };
