@@ -131,6 +131,11 @@ export class Vm {
     return { bytes: await this.node.saveSnapshot(file) };
   }
 
+  /** Instructions the guest's CPU has retired since it booted (or since the restored snapshot's boot). */
+  get instructionsRetired(): number {
+    return this.node.machine.vcpu.instructionsRetired;
+  }
+
   /** The console output kept so far (the last `outputLimit` characters). */
   get output(): string {
     return this.text;

@@ -27,6 +27,7 @@ let worker: Worker | undefined;
 let images: { kernel: ArrayBuffer; initrd: ArrayBuffer } | undefined;
 let disk: { name: string; bytes: ArrayBuffer } | undefined;
 let state = 'loading';
+let retired = 0;
 
 function setStatus(text: string): void {
   state = text;
@@ -83,6 +84,7 @@ function start(): void {
         term.write(m.bytes);
         break;
       case 'status':
+        retired = m.retired;
         setStatus(`${m.state} · ${(m.ips / 1e6).toFixed(1)} M instructions/s`);
         break;
       case 'stopped':
@@ -142,4 +144,7 @@ loadGuest().then((loaded) => {
     return lines.join('\n');
   },
   state: () => state,
+  size: () => ({ cols: term.cols, rows: term.rows }),
+  /** Instructions the guest's CPU has retired (as of the last status message, at most 0.5 s old). */
+  retired: () => retired,
 };

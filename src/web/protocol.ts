@@ -20,6 +20,6 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'output'; bytes: Uint8Array }
   /** Once a second while running: instructions per second over the last second. */
-  | { type: 'status'; state: 'booting' | 'running'; ips: number }
+  | { type: 'status'; state: 'booting' | 'running'; ips: number; retired: number }
   | { type: 'stopped'; kind: string; status: number; message?: string }
   | { type: 'disk'; bytes: ArrayBuffer | null };

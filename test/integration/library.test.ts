@@ -5,13 +5,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
-  AbortError, ConfigError, GuestStoppedError, InputOverflowError, Vm, VmStartError, WaitTimeoutError,
+  AbortError, ConfigError, DEFAULT_APPEND, GuestStoppedError, InputOverflowError, Vm, VmStartError, WaitTimeoutError,
 } from '../../src/index.ts';
 import { noGuest, PROMPT } from './guest-session.ts';
 
 test('run() returns a command\'s output and exit status; waitFor() times out and aborts with the recent output', { skip: noGuest, timeout: 600_000 }, async () => {
   const chunks: string[] = [];
-  const vm = Vm.boot({ outputLimit: 4096, inputLimit: 64 * 1024 });
+  // quiet: no late kernel messages (the clocksource switch) among the commands' output.
+  const vm = Vm.boot({ outputLimit: 4096, inputLimit: 64 * 1024, append: `${DEFAULT_APPEND} quiet` });
   const off = vm.onOutput((t) => chunks.push(t));
   try {
     await vm.waitFor(PROMPT, { timeoutMs: 180_000 });

@@ -48,7 +48,7 @@ test('npm pack gives compiled JavaScript with types, the default guest, and no T
   ensureBuilt();
   const out = npm(['pack', '--dry-run', '--ignore-scripts', '--json'], ROOT);
   const files = (JSON.parse(out.slice(out.indexOf('['))) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-  for (const f of ['package.json', 'README.md', 'bin/lilyvm.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'guest/out/bzImage', 'guest/out/initramfs.cpio']) {
+  for (const f of ['package.json', 'README.md', 'bin/lilyvm.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/web/index.html', 'dist/web/worker.js', 'guest/out/bzImage', 'guest/out/initramfs.cpio']) {
     assert.ok(files.includes(f), `${f} is in the package`);
   }
   const sources = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));

@@ -7,14 +7,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SnapshotError, Vm } from '../../src/index.ts';
+import { DEFAULT_APPEND, SnapshotError, Vm } from '../../src/index.ts';
 import { noGuest, PROMPT } from './guest-session.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'lilyvm.js');
 const dir = mkdtempSync(join(tmpdir(), 'lilyvm-snapshot-'));
 
 async function booted(disks: string[] = []): Promise<Vm> {
-  const vm = Vm.boot({ disks });
+  // quiet: no late kernel messages (the clocksource switch) among the commands' output.
+  const vm = Vm.boot({ disks, append: `${DEFAULT_APPEND} quiet` });
   await vm.waitFor(PROMPT, { timeoutMs: 180_000 });
   return vm;
 }
