@@ -14,6 +14,8 @@ const stopButton = $<HTMLButtonElement>('stop');
 const restartButton = $<HTMLButtonElement>('restart');
 const downloadButton = $<HTMLButtonElement>('download');
 const diskInput = $<HTMLInputElement>('disk');
+const saveButton = $<HTMLButtonElement>('save');
+const restoreInput = $<HTMLInputElement>('restore');
 
 const term = new Terminal({ convertEol: false, scrollback: 5000, fontSize: 14 });
 const fit = new FitAddon();
@@ -69,11 +71,20 @@ async function loadGuest(): Promise<{ kernel: ArrayBuffer; initrd: ArrayBuffer }
   return { kernel: parts[0], initrd: parts[1] };
 }
 
+function saveFile(blob: Blob, name: string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
 function send(m: ToWorker, transfer: Transferable[] = []): void {
   worker?.postMessage(m, transfer);
 }
 
-function start(): void {
+/** A fresh worker: the machine boots (or, with a snapshot file, resumes) in it. */
+function start(snapshot?: { name: string; bytes: ArrayBuffer }): void {
   worker?.terminate();
   term.reset();
   worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
@@ -91,14 +102,17 @@ function start(): void {
         setStatus(`stopped (${m.kind}${m.message ? `: ${m.message}` : ''})`);
         stopButton.disabled = true;
         break;
+      case 'snapshot':
+        if (m.bytes) saveFile(new Blob([m.bytes]), 'lilyvm.snapshot');
+        else setStatus(`no snapshot: ${m.error}`);
+        break;
+      case 'restored':
+        // The restored guest's disk lives in the worker; Restart boots without it.
+        $('disk-note').hidden = !m.hasDisk;
+        downloadButton.disabled = !m.hasDisk;
+        break;
       case 'disk':
-        if (m.bytes && disk) {
-          const a = document.createElement('a');
-          a.href = URL.createObjectURL(new Blob([m.bytes]));
-          a.download = disk.name;
-          a.click();
-          setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-        }
+        if (m.bytes) saveFile(new Blob([m.bytes]), disk?.name ?? 'disk.img');
         break;
     }
   };
@@ -106,11 +120,17 @@ function start(): void {
   // The worker gets copies: a restart needs the originals again.
   const k = kernel.slice(0);
   const i = initrd.slice(0);
-  const d = disk ? disk.bytes.slice(0) : undefined;
-  send({ type: 'start', kernel: k, initrd: i, cmdline: CMDLINE, memoryMiB: MEMORY_MIB, disk: d }, d ? [k, i, d] : [k, i]);
-  setStatus('booting');
+  if (snapshot) {
+    send({ type: 'restore', kernel: k, initrd: i, snapshot: snapshot.bytes, name: snapshot.name }, [k, i, snapshot.bytes]);
+    setStatus('restoring');
+  } else {
+    const d = disk ? disk.bytes.slice(0) : undefined;
+    send({ type: 'start', kernel: k, initrd: i, cmdline: CMDLINE, memoryMiB: MEMORY_MIB, disk: d }, d ? [k, i, d] : [k, i]);
+    setStatus('booting');
+  }
   stopButton.disabled = false;
   restartButton.disabled = false;
+  saveButton.disabled = false;
   downloadButton.disabled = !disk;
 }
 
@@ -118,6 +138,15 @@ term.onData((text) => send({ type: 'input', bytes: new TextEncoder().encode(text
 stopButton.onclick = () => send({ type: 'stop' });
 restartButton.onclick = () => start();
 downloadButton.onclick = () => send({ type: 'get-disk' });
+saveButton.onclick = () => send({ type: 'save-snapshot' });
+restoreInput.onchange = async () => {
+  const file = restoreInput.files?.[0];
+  if (!file || !images) return;
+  disk = undefined;
+  $('disk-note').hidden = true;
+  start({ name: file.name, bytes: await file.arrayBuffer() });
+  restoreInput.value = '';
+};
 diskInput.onchange = async () => {
   const file = diskInput.files?.[0];
   if (!file) return;

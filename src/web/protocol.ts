@@ -10,8 +10,19 @@ export interface StartMessage {
   disk?: ArrayBuffer;
 }
 
+/** Resume a snapshot file instead of booting (the kernel and initrd are for a later reboot). */
+export interface RestoreMessage {
+  type: 'restore';
+  kernel: ArrayBuffer;
+  initrd: ArrayBuffer;
+  snapshot: ArrayBuffer;
+  name: string;
+}
+
 export type ToWorker =
   | StartMessage
+  | RestoreMessage
+  | { type: 'save-snapshot' }
   | { type: 'input'; bytes: Uint8Array }
   | { type: 'stop' }
   /** Send the disk's current contents back (type 'disk'). */
@@ -22,4 +33,8 @@ export type FromWorker =
   /** Once a second while running: instructions per second over the last second. */
   | { type: 'status'; state: 'booting' | 'running'; ips: number; retired: number }
   | { type: 'stopped'; kind: string; status: number; message?: string }
-  | { type: 'disk'; bytes: ArrayBuffer | null };
+  | { type: 'disk'; bytes: ArrayBuffer | null }
+  /** A snapshot file's bytes (or why there is none). */
+  | { type: 'snapshot'; bytes: ArrayBuffer | null; error?: string }
+  /** The restored machine's disk, if its snapshot held one (the page can offer it for download). */
+  | { type: 'restored'; hasDisk: boolean };

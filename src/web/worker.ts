@@ -4,7 +4,11 @@
 import { buildMachine, type Machine } from '../machine/machine.ts';
 import { systemClock } from '../machine/clock.ts';
 import { MemoryBlockBackend } from './memory-disk.ts';
-import type { FromWorker, StartMessage, ToWorker } from './protocol.ts';
+import { checksumMismatch, decodeSnapshot, encodeSnapshot, splitSnapshot, SNAPSHOT_HASH_BYTES, type SnapshotHeader } from '../machine/snapshot-format.ts';
+import type { FromWorker, RestoreMessage, StartMessage, ToWorker } from './protocol.ts';
+
+const MEMORY_NAME = 'vda';
+let config: { memoryMiB: number; cmdline: string } | undefined;
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 let machine: Machine | undefined;
@@ -14,8 +18,47 @@ function entropy(buf: Uint8Array): void {
   for (let i = 0; i < buf.length; i += 65536) crypto.getRandomValues(buf.subarray(i, Math.min(buf.length, i + 65536)));
 }
 
-async function start(m: StartMessage): Promise<void> {
+async function sha256(parts: Uint8Array[]): Promise<Uint8Array> {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+}
+
+/** Capture the running machine into a snapshot file's bytes, its disk embedded. */
+async function saveSnapshot(): Promise<ArrayBuffer> {
+  if (!machine || !config) throw new Error('no machine is running');
+  const snap = await machine.snapshot(() => undefined);
+  const parts = encodeSnapshot({
+    lilyvmVersion: 'web', createdAt: new Date().toISOString(), engine: 'interp', kernelPath: 'guest/bzImage', initrdPath: 'guest/initramfs.cpio',
+    cmdline: config.cmdline, noReboot: false, disks: [],
+  }, snap, disk ? [{ name: MEMORY_NAME, data: disk.bytes }] : []);
+  const digest = await sha256(parts);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0) + SNAPSHOT_HASH_BYTES);
+  let at = 0;
+  for (const p of [...parts, digest]) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out.buffer;
+}
+
+/** Check and decode a snapshot file; throws SnapshotError before anything is built. */
+async function readSnapshot(m: RestoreMessage): Promise<{ header: SnapshotHeader; ram: Uint8Array; embedded: Uint8Array[] }> {
+  const { body, digest } = splitSnapshot(new Uint8Array(m.snapshot), m.name);
+  const actual = new Uint8Array(await crypto.subtle.digest('SHA-256', body.slice()));
+  if (actual.length !== digest.length || actual.some((b, i) => b !== digest[i])) throw checksumMismatch(m.name);
+  const decoded = decodeSnapshot(body, m.name);
+  if (decoded.header.disks.length) throw new Error(`snapshot ${m.name} names disk files (${decoded.header.disks.map((d) => d.path).join(', ')}): a page can only restore snapshots it saved`);
+  return decoded;
+}
+
+async function start(m: StartMessage, restore?: { header: SnapshotHeader; ram: Uint8Array; embedded: Uint8Array[] }): Promise<void> {
   disk = m.disk ? new MemoryBlockBackend(new Uint8Array(m.disk)) : undefined;
+  config = { memoryMiB: m.memoryMiB, cmdline: m.cmdline };
   const build = () => buildMachine(
     {
       memoryBytes: m.memoryMiB << 20,
@@ -57,7 +100,13 @@ async function start(m: StartMessage): Promise<void> {
     for (;;) {
       booted = false;
       machine = build();
-      last = { t: performance.now(), n: 0 };
+      if (restore) {
+        machine.memory.u8.set(restore.ram);
+        machine.applyState(restore.header.machine);
+        restore = undefined;
+        booted = true;
+      }
+      last = { t: performance.now(), n: machine.vcpu.instructionsRetired };
       const reason = await machine.run();
       if (reason.kind === 'reset') continue; // a reboot boots again, as under Node
       post({ type: 'stopped', kind: reason.kind, status: reason.status, message: 'message' in reason ? reason.message : undefined });
@@ -75,6 +124,23 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   switch (m.type) {
     case 'start':
       void start(m);
+      break;
+    case 'restore':
+      readSnapshot(m).then((r) => {
+        const vda = (r.header.embedded ?? []).findIndex((e) => e.name === MEMORY_NAME);
+        post({ type: 'restored', hasDisk: vda >= 0 });
+        const start0: StartMessage = {
+          type: 'start', kernel: m.kernel, initrd: m.initrd, cmdline: r.header.cmdline, memoryMiB: r.header.machine.memoryBytes >> 20,
+          disk: vda >= 0 ? r.embedded[vda].buffer as ArrayBuffer : undefined,
+        };
+        return start(start0, r);
+      }).catch((e: unknown) => post({ type: 'stopped', kind: 'error', status: 1, message: e instanceof Error ? e.message : String(e) }));
+      break;
+    case 'save-snapshot':
+      saveSnapshot().then(
+        (bytes) => post({ type: 'snapshot', bytes }, [bytes]),
+        (e: unknown) => post({ type: 'snapshot', bytes: null, error: e instanceof Error ? e.message : String(e) }),
+      );
       break;
     case 'input':
       machine?.consoleIn(m.bytes);

@@ -31,7 +31,7 @@ async function startServer(): Promise<{ url: string; stop: () => void }> {
   return { url, stop: () => child.kill('SIGTERM') };
 }
 
-test('the page boots the guest in Chromium: uname, paste, resize, stop and restart, and a file read from an attached disk', { skip, timeout: 600_000 }, async () => {
+test('the page boots the guest in Chromium: uname, paste, resize, stop and restart, a file read from an attached disk, a snapshot saved and restored', { skip, timeout: 600_000 }, async () => {
   const { default: puppeteer } = await import('puppeteer-core');
   mkdirSync(OUT, { recursive: true });
   const dir = mkdtempSync(join(tmpdir(), 'lilyvm-web-'));
@@ -104,6 +104,25 @@ test('the page boots the guest in Chromium: uname, paste, resize, stop and resta
     assert.equal(saved.length, readFileSync(image).length);
     assert.ok(saved.includes(Buffer.from('changed\n')), 'the download has the guest\'s write');
     assert.equal(readFileSync(image).includes(Buffer.from('changed\n')), false, 'the user\'s file is untouched');
+
+    // Save a snapshot to a file, boot afresh, and restore it: the same shell, the same disk.
+    await page.click('#terminal');
+    await page.keyboard.type('export KEPT=snap-$((3*4))\n');
+    await waitScreen(/export KEPT[^\n]*\n~ # $/m, 30_000);
+    await page.click('#save');
+    const snapshotDeadline = Date.now() + 60_000;
+    while (!readdirSync(downloads).includes('lilyvm.snapshot') && Date.now() < snapshotDeadline) await new Promise((r) => setTimeout(r, 100));
+    const snapshot = join(downloads, 'lilyvm.snapshot');
+    assert.equal(readFileSync(snapshot).toString('latin1', 0, 8), 'LILYSNAP');
+    await page.click('#restart');
+    await waitScreen(/LilyVM guest ready[\s\S]*~ # $/m, 180_000);
+    const restoreInput = await page.$('#restore');
+    await (restoreInput as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(snapshot);
+    await page.waitForFunction(() => /^running/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('status').textContent), { timeout: 60_000 });
+    await page.click('#terminal');
+    await page.keyboard.type('echo restored-$KEPT; mount /dev/vda /mnt && cat /mnt/new.txt\n');
+    await waitScreen(/^restored-snap-12$[\s\S]*^changed$/m, 60_000);
+    await page.screenshot({ path: join(OUT, 'restored.png') });
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
