@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'web');
 
 /** Refuse node: imports (and Node built-ins by their bare names) with the importing file. */
-const noNode = {
+export const noNode = {
   name: 'no-node-builtins',
   setup(b) {
     const builtins = new Set(createRequire(import.meta.url)('node:module').builtinModules);
