@@ -49,9 +49,20 @@ test('the page boots the guest in Chromium: uname, paste, resize, stop and resta
     page.on('pageerror', (e) => errors.push((e as Error).message));
     await page.goto(server.url);
     const screen = () => page.evaluate(() => (globalThis as unknown as { lilyvm: { screen(): string } }).lilyvm.screen());
-    const waitScreen = (re: RegExp, timeout: number) => page.waitForFunction(
-      (source: string, flags: string) => new RegExp(source, flags).test((globalThis as unknown as { lilyvm: { screen(): string } }).lilyvm.screen()), { timeout }, re.source, re.flags);
-    await waitScreen(/~ # $/m, 180_000);
+    const waitScreen = async (re: RegExp, timeout: number) => {
+      try {
+        await page.waitForFunction(
+          (source: string, flags: string) => new RegExp(source, flags).test((globalThis as unknown as { lilyvm: { screen(): string } }).lilyvm.screen()), { timeout }, re.source, re.flags);
+      } catch (e) {
+        await page.screenshot({ path: join(OUT, 'failure.png') }).catch(() => {});
+        const status = await page.$eval('#status', (el) => el.textContent).catch(() => '?');
+        throw new Error(`no ${re} on the page's terminal within ${timeout} ms (status: ${status}); screen:\n${(await screen()).trimEnd().split('\n').slice(-15).join('\n')}`, { cause: e });
+      }
+    };
+    // The prompt after the banner (a late kernel message, the clocksource switch, may follow it).
+    await waitScreen(/LilyVM guest ready[\s\S]*~ # /, 180_000);
+    // The guest files loaded with the progress bar, which went to 100% and hid.
+    assert.deepEqual(await page.$eval('#progress', (e) => [(e as unknown as { hidden: boolean }).hidden, (e.firstElementChild as unknown as { style: { width: string } }).style.width]), [true, '100%']);
     assert.match(await page.$eval('#status', (e) => e.textContent ?? ''), /running · [\d.]+ M instructions\/s/);
     await page.click('#terminal');
     await page.keyboard.type('uname -a\n');
@@ -79,13 +90,13 @@ test('the page boots the guest in Chromium: uname, paste, resize, stop and resta
     await page.click('#stop');
     await page.waitForFunction(() => /^stopped \(quit\)/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('status').textContent));
     await page.click('#restart');
-    await waitScreen(/LilyVM guest ready[\s\S]*~ # $/m, 180_000);
+    await waitScreen(/LilyVM guest ready[\s\S]*~ # /, 180_000);
 
     // Attach the image: the guest boots again with it as /dev/vda.
     const input = await page.$('#disk');
     await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(image);
     await page.waitForFunction(() => !(globalThis as unknown as { document: { getElementById(id: string): { hidden: boolean } } }).document.getElementById('disk-note').hidden);
-    await waitScreen(/LilyVM guest ready[\s\S]*~ # $/m, 180_000);
+    await waitScreen(/LilyVM guest ready[\s\S]*~ # /, 180_000);
     await page.click('#terminal');
     await page.keyboard.type('mount /dev/vda /mnt && cat /mnt/hello.txt && echo changed > /mnt/new.txt && umount /mnt && echo done-$((6*7))\n');
     await waitScreen(/hello from the attached disk[\s\S]*done-42/, 60_000);
@@ -108,14 +119,14 @@ test('the page boots the guest in Chromium: uname, paste, resize, stop and resta
     // Save a snapshot to a file, boot afresh, and restore it: the same shell, the same disk.
     await page.click('#terminal');
     await page.keyboard.type('export KEPT=snap-$((3*4))\n');
-    await waitScreen(/export KEPT[^\n]*\n~ # $/m, 30_000);
+    await waitScreen(/export KEPT[^\n]*\n[\s\S]*~ # /, 30_000);
     await page.click('#save');
     const snapshotDeadline = Date.now() + 60_000;
     while (!readdirSync(downloads).includes('lilyvm.snapshot') && Date.now() < snapshotDeadline) await new Promise((r) => setTimeout(r, 100));
     const snapshot = join(downloads, 'lilyvm.snapshot');
     assert.equal(readFileSync(snapshot).toString('latin1', 0, 8), 'LILYSNAP');
     await page.click('#restart');
-    await waitScreen(/LilyVM guest ready[\s\S]*~ # $/m, 180_000);
+    await waitScreen(/LilyVM guest ready[\s\S]*~ # /, 180_000);
     const restoreInput = await page.$('#restore');
     await (restoreInput as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(snapshot);
     await page.waitForFunction(() => /^running/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('status').textContent), { timeout: 60_000 });
