@@ -78,6 +78,9 @@ export function readSnapshotFile(path: string): { header: SnapshotHeader; ram: U
 /** Read a snapshot and check its disks: what startVm() resumes from. */
 export function loadRestorePoint(path: string): { header: SnapshotHeader; ram: Uint8Array } {
   const point = readSnapshotFile(path);
+  if (point.header.embedded?.length) {
+    throw new SnapshotError(`snapshot ${path} was saved by the web page, with its disk inside: restore it there (lilyvm web)`);
+  }
   for (const d of point.header.disks) checkDisk(d);
   return point;
 }

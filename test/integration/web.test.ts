@@ -4,7 +4,7 @@
 // downloads the changed image. Screenshots go to test-output/web/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +134,10 @@ test('the page boots the guest in Chromium: uname, paste, resize, stop and resta
     await page.keyboard.type('echo restored-$KEPT; mount /dev/vda /mnt && cat /mnt/new.txt\n');
     await waitScreen(/^restored-snap-12$[\s\S]*^changed$/m, 60_000);
     await page.screenshot({ path: join(OUT, 'restored.png') });
+    // lilyvm run cannot resume it: the disk is inside, and says so.
+    const cli = spawnSync(process.execPath, [join(ROOT, 'bin', 'lilyvm.js'), 'run', '--restore', snapshot], { encoding: 'utf8', input: '' });
+    assert.equal(cli.status, 1);
+    assert.match(cli.stderr, /was saved by the web page, with its disk inside: restore it there/);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
