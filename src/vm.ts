@@ -90,7 +90,7 @@ export class Vm {
     this.inputLimit = options.inputLimit ?? 1 << 20;
     const kernel = readInput(config.kernelPath, 'Kernel image');
     const initrd = config.initrdPath ? readInput(config.initrdPath, 'Initrd') : undefined;
-    this.node = startVm(config, { kernel, initrd, consoleOut: (bytes) => this.onOutput(this.decoder.decode(bytes, { stream: true })) }, restore);
+    this.node = startVm(config, { kernel, initrd, consoleOut: (bytes) => this.append(this.decoder.decode(bytes, { stream: true })) }, restore);
     const signal = options.signal;
     const onAbort = () => this.node.stop({ kind: 'quit', status: 0 });
     if (signal?.aborted) onAbort();
@@ -142,13 +142,13 @@ export class Vm {
   }
 
   /** Called with each piece of console output as it arrives; returns a function that removes the listener. */
-  onOutput(listener: OutputListener): () => void;
-  onOutput(text: string): void;
-  onOutput(arg: OutputListener | string): (() => void) | void {
-    if (typeof arg === 'function') {
-      this.listeners.add(arg);
-      return () => this.listeners.delete(arg);
-    }
+  onOutput(listener: OutputListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Console output from the machine: kept (bounded) and handed to the listeners. */
+  private append(arg: string): void {
     if (arg === '') return;
     this.text += arg;
     if (this.text.length > this.outputLimit) {
