@@ -120,6 +120,9 @@ test('the page boots the guest in Chromium: uname, paste, resize, stop and resta
     await page.click('#terminal');
     await page.keyboard.type('export KEPT=snap-$((3*4))\n');
     await waitScreen(/export KEPT[^\n]*\n[\s\S]*~ # /, 30_000);
+    // ash asks the terminal for the cursor position after each prompt (ESC [ 6 n); let the
+    // answer arrive first, or the restored shell would still wait for it and eat typed keys.
+    await new Promise((r) => setTimeout(r, 500));
     await page.click('#save');
     const snapshotDeadline = Date.now() + 60_000;
     while (!readdirSync(downloads).includes('lilyvm.snapshot') && Date.now() < snapshotDeadline) await new Promise((r) => setTimeout(r, 100));
@@ -131,6 +134,9 @@ test('the page boots the guest in Chromium: uname, paste, resize, stop and resta
     await (restoreInput as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(snapshot);
     await page.waitForFunction(() => /^running/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('status').textContent), { timeout: 60_000 });
     await page.click('#terminal');
+    // A fresh prompt first: the restored shell gets a new terminal.
+    await page.keyboard.type('\n');
+    await waitScreen(/~ # /, 30_000);
     await page.keyboard.type('echo restored-$KEPT; mount /dev/vda /mnt && cat /mnt/new.txt\n');
     await waitScreen(/^restored-snap-12$[\s\S]*^changed$/m, 60_000);
     await page.screenshot({ path: join(OUT, 'restored.png') });
