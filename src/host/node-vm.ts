@@ -1,3 +1,4 @@
+import '../engines/index.ts';
 import { openSync, writeSync, closeSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { buildMachine, type Machine, type StopReason } from '../machine/machine.ts';
 import type { MachineConfig } from '../machine/config.ts';

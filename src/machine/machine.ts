@@ -19,7 +19,7 @@ import { VirtioPciFunction } from '../devices/virtio/virtio-pci.ts';
 import { VirtioBlk, type BlockBackend } from '../devices/virtio/virtio-blk.ts';
 import { VirtioRng } from '../devices/virtio/virtio-rng.ts';
 import type { Vcpu, VmExit } from '../engines/vcpu.ts';
-import { InterpVcpu } from '../engines/interp/interp-vcpu.ts';
+import { createVcpu } from '../engines/registry.ts';
 import { loadLinux, BOOT_CS, BOOT_DS, type LinuxImages } from '../boot/linux.ts';
 import type { CpuState } from '../cpu/state.ts';
 import { writeAcpiTables } from '../boot/acpi.ts';
@@ -562,11 +562,7 @@ function attachAcpiPm(m: Machine): void {
 }
 
 function attachVcpu(m: Machine, engine: EngineName): void {
-  switch (engine) {
-    case 'interp':
-      m.vcpu = new InterpVcpu({ ram: m.memory.u8, interrupts: m.pic, readTsc: () => m.nowNs() });
-      break;
-  }
+  m.vcpu = createVcpu(engine, { ram: m.memory.u8, interrupts: m.pic, readTsc: () => m.nowNs() });
   // Devices write RAM behind the vCPU's back.
   m.memory.onWrite((addr, length) => m.vcpu.memoryWritten(addr, length));
 }

@@ -1,6 +1,7 @@
 // The machine in a Web Worker: the same buildMachine as under Node, with browser host
 // adapters (performance.now() clock, crypto.getRandomValues entropy, an in-memory disk),
 // talking to the page by messages (protocol.ts).
+import '../engines/index.ts';
 import { buildMachine, type Machine } from '../machine/machine.ts';
 import { systemClock } from '../machine/clock.ts';
 import { MemoryBlockBackend } from './memory-disk.ts';

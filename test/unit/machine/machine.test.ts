@@ -1,3 +1,4 @@
+import '../../../src/engines/index.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildMachine } from '../../../src/machine/machine.ts';
