@@ -1,8 +1,22 @@
+/** WebAssembly's page size: a Memory grows in these. */
+const WASM_PAGE_BYTES = 65536;
+
+/** What is used here of a WebAssembly.Memory (lib ES2022 declares no WebAssembly types). */
+export interface LinearMemory {
+  readonly buffer: ArrayBuffer;
+}
+
+const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => LinearMemory } }).WebAssembly.Memory;
+
 /**
  * Guest physical RAM: one contiguous block from physical address 0. Devices use
  * the bounds-checked helpers (DMA); the CPU engines use the typed-array views.
+ * It lives in a WebAssembly.Memory of fixed size, so that code an engine generates
+ * can address guest RAM directly, sharing the bytes with the interpreter and devices.
  */
 export class GuestMemory {
+  /** The linear memory that holds guest RAM at offset 0 (never grown: views stay valid). */
+  readonly wasm: LinearMemory;
   readonly u8: Uint8Array;
   readonly view: DataView;
 
@@ -10,8 +24,10 @@ export class GuestMemory {
 
   constructor(readonly sizeBytes: number) {
     if (sizeBytes % 4096 !== 0) throw new RangeError('guest RAM size must be a multiple of 4 KiB');
-    this.u8 = new Uint8Array(sizeBytes);
-    this.view = new DataView(this.u8.buffer);
+    const pages = Math.ceil(sizeBytes / WASM_PAGE_BYTES);
+    this.wasm = new WasmMemory({ initial: pages, maximum: pages });
+    this.u8 = new Uint8Array(this.wasm.buffer, 0, sizeBytes);
+    this.view = new DataView(this.wasm.buffer, 0, sizeBytes);
   }
 
   contains(guestPhysAddr: number, length: number): boolean {
