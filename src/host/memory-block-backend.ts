@@ -1,6 +1,6 @@
 import type { BlockBackend } from '../devices/virtio/virtio-blk.ts';
 
-/** A disk held in host memory (tests, scratch disks). */
+/** A disk held in host memory (tests, scratch disks, the web page's attached image: no Node modules). */
 export class MemoryBlockBackend implements BlockBackend {
   readonly bytes: Uint8Array;
   readonly readOnly: boolean;

@@ -4,7 +4,7 @@
 import '../engines/index.ts';
 import { buildMachine, type Machine } from '../machine/machine.ts';
 import { systemClock } from '../machine/clock.ts';
-import { MemoryBlockBackend } from './memory-disk.ts';
+import { MemoryBlockBackend } from '../host/memory-block-backend.ts';
 import { checksumMismatch, decodeSnapshot, encodeSnapshot, splitSnapshot, SNAPSHOT_HASH_BYTES, type SnapshotHeader } from '../machine/snapshot-format.ts';
 import type { FromWorker, RestoreMessage, StartMessage, ToWorker } from './protocol.ts';
 
