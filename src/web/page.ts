@@ -30,6 +30,8 @@ let images: { kernel: ArrayBuffer; initrd: ArrayBuffer } | undefined;
 let disk: { name: string; bytes: ArrayBuffer } | undefined;
 let state = 'loading';
 let retired = 0;
+/** Machines started in this page: each boot, restart and restore starts one. */
+let starts = 0;
 
 function setStatus(text: string): void {
   state = text;
@@ -86,6 +88,7 @@ function send(m: ToWorker, transfer: Transferable[] = []): void {
 /** A fresh worker: the machine boots (or, with a snapshot file, resumes) in it. */
 function start(snapshot?: { name: string; bytes: ArrayBuffer }): void {
   worker?.terminate();
+  starts++;
   term.reset();
   worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
   worker.onmessage = (ev: MessageEvent<FromWorker>) => {
@@ -142,6 +145,7 @@ saveButton.onclick = () => send({ type: 'save-snapshot' });
 restoreInput.onchange = async () => {
   const file = restoreInput.files?.[0];
   if (!file || !images) return;
+  setStatus('restoring');
   disk = undefined;
   $('disk-note').hidden = true;
   start({ name: file.name, bytes: await file.arrayBuffer() });
@@ -173,6 +177,8 @@ loadGuest().then((loaded) => {
     return lines.join('\n');
   },
   state: () => state,
+  /** How many machines this page has started (boot, restart, disk attach, restore). */
+  starts: () => starts,
   size: () => ({ cols: term.cols, rows: term.rows }),
   /** Instructions the guest's CPU has retired (as of the last status message, at most 0.5 s old). */
   retired: () => retired,

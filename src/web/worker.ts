@@ -14,6 +14,10 @@ let config: { memoryMiB: number; cmdline: string } | undefined;
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 let machine: Machine | undefined;
 let disk: MemoryBlockBackend | undefined;
+/** Keys typed while the machine is still being built (a restore decodes its file first). */
+let early: Uint8Array[] = [];
+let earlyBytes = 0;
+const EARLY_LIMIT = 64 * 1024;
 
 function entropy(buf: Uint8Array): void {
   for (let i = 0; i < buf.length; i += 65536) crypto.getRandomValues(buf.subarray(i, Math.min(buf.length, i + 65536)));
@@ -107,6 +111,9 @@ async function start(m: StartMessage, restore?: { header: SnapshotHeader; ram: U
         restore = undefined;
         booted = true;
       }
+      for (const bytes of early) machine.consoleIn(bytes);
+      early = [];
+      earlyBytes = 0;
       last = { t: performance.now(), n: machine.vcpu.instructionsRetired };
       const reason = await machine.run();
       if (reason.kind === 'reset') continue; // a reboot boots again, as under Node
@@ -144,7 +151,11 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       );
       break;
     case 'input':
-      machine?.consoleIn(m.bytes);
+      if (machine) machine.consoleIn(m.bytes);
+      else if (earlyBytes + m.bytes.length <= EARLY_LIMIT) {
+        early.push(m.bytes);
+        earlyBytes += m.bytes.length;
+      }
       break;
     case 'stop':
       machine?.stop({ kind: 'quit', status: 0 });

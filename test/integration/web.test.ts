@@ -130,11 +130,17 @@ test('the page boots the guest in Chromium: uname, paste, resize, stop and resta
     assert.equal(readFileSync(snapshot).toString('latin1', 0, 8), 'LILYSNAP');
     await page.click('#restart');
     await waitScreen(/LilyVM guest ready[\s\S]*~ # /, 180_000);
+    const starts = () => page.evaluate(() => (globalThis as unknown as { lilyvm: { starts(): number } }).lilyvm.starts());
+    const startsBefore = await starts();
     const restoreInput = await page.$('#restore');
     await (restoreInput as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(snapshot);
-    await page.waitForFunction(() => /^running/.test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('status').textContent), { timeout: 60_000 });
+    // The restored machine, not the one booted before it: a new start, then running.
+    await page.waitForFunction((n: number) => {
+      const g = globalThis as unknown as { lilyvm: { starts(): number; state(): string } };
+      return g.lilyvm.starts() > n && /^running/.test(g.lilyvm.state());
+    }, { timeout: 60_000 }, startsBefore);
     await page.click('#terminal');
-    // A fresh prompt first: the restored shell gets a new terminal.
+    // A fresh prompt first: the restored shell gets a new (reset, empty) terminal.
     await page.keyboard.type('\n');
     await waitScreen(/~ # /, 30_000);
     await page.keyboard.type('echo restored-$KEPT; mount /dev/vda /mnt && cat /mnt/new.txt\n');
