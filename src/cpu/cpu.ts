@@ -17,6 +17,8 @@ import { X87 } from './fpu/x87.ts';
 import { switchTask } from './ops/task.ts';
 import type { FpuHost } from './fpu/host.ts';
 import type { Block, BlockDecoder } from './blocks.ts';
+import * as L from './layout.ts';
+import { cpuViews, privateCpuArea, type CpuArea } from './layout.ts';
 
 /** A guest exception in flight. Thrown by instruction code; never escapes run(). */
 export class CpuFault {
@@ -81,6 +83,8 @@ export interface CpuOptions {
   blocks?: boolean;
   /** Instructions after the CPU writes over a page's blocks during which that page gets no new ones (default 100 000). */
   smcCooldown?: number;
+  /** Where the architectural state and the TLB live (layout.ts); a private buffer when absent. */
+  area?: CpuArea;
 }
 
 const BLOCK_CACHE_BITS = 16;
@@ -102,59 +106,96 @@ const NO_BLOCK: Block = { phys: -1, cs32: false, execs: [], ends: [], bytes: 0, 
  * accesses that can fault before committing register changes).
  */
 export class Cpu implements FpuHost {
-  // General registers: three views of one buffer.
-  readonly r32 = new Int32Array(8);
-  readonly r16 = new Uint16Array(this.r32.buffer);
-  readonly r8 = new Uint8Array(this.r32.buffer);
+  // Architectural state: views of the CPU area (layout.ts), which a machine places in its
+  // linear memory; the accessors below name its fields.
+  private readonly s32: Int32Array;
+  private readonly su32: Uint32Array;
+  private readonly sf64: Float64Array;
+  /** General registers: three views of the same 32 bytes. */
+  readonly r32: Int32Array;
+  readonly r16: Uint16Array;
+  readonly r8: Uint8Array;
+  // Segment registers and their descriptor caches.
+  readonly segSel: Int32Array;
+  readonly segBase: Int32Array;
+  /** Effective limit in bytes minus one (granularity applied), unsigned. */
+  readonly segLimit: Uint32Array;
+  /** Access byte in bits 0..7, flags nibble in bits 12..15 (DESC_* bits). */
+  readonly segAccess: Int32Array;
+  readonly dr: Int32Array;
+
+  // Cached in fields while run() runs (the hottest state; typed-array stores would cost
+  // the interpreter about 2x), spilled to the area when it returns: see run().
   /** Instruction pointer: an unsigned offset into CS. */
   eip = 0;
   /** EFLAGS; the arithmetic bits are stale while lzOp !== LZ_NONE. */
-  flags = FLAG_FIXED;
-  lzOp = LZ_NONE;
+  flags = 0;
+  lzOp = 0;
   lzA = 0;
   lzB = 0;
   lzRes = 0;
-  lzBits = 32;
+  lzBits = 0;
   lzCarry = 0;
-
-  // Segment registers and their descriptor caches.
-  readonly segSel = new Int32Array(6);
-  readonly segBase = new Int32Array(6);
-  /** Effective limit in bytes minus one (granularity applied), unsigned. */
-  readonly segLimit = new Float64Array(6);
-  /** Access byte in bits 0..7, flags nibble in bits 12..15 (DESC_* bits). */
-  readonly segAccess = new Int32Array(6);
-  /** Bit s set: segment s is flat (base 0, limit 4 GiB, usable) and needs no checks on read / on write. */
+  /** Bit s set: segment s is flat (base 0, limit 4 GiB, usable) and needs no checks on read. */
   segFastRead = 0;
+  /** Bit s set: segment s is flat and writable: no checks on write. */
   segFastWrite = 0;
-
-  gdtBase = 0;
-  gdtLimit = 0xffff;
-  idtBase = 0;
-  idtLimit = 0x3ff;
-  ldtSel = 0;
-  ldtBase = 0;
-  ldtLimit = 0;
-  trSel = 0;
-  trBase = 0;
-  trLimit = 0;
-  trAccess = 0;
-
-  cr0 = CR0_ET;
-  cr2 = 0;
-  cr3 = 0;
-  cr4 = 0;
-  readonly dr = new Int32Array(8);
-  cpl = 0;
+  instructionsRetired = 0;
+  // The rest of the state is read and written in the area itself.
+  get gdtBase(): number { return this.s32[L.OFF_GDT_BASE >> 2]; }
+  set gdtBase(v: number) { this.s32[L.OFF_GDT_BASE >> 2] = v; }
+  get gdtLimit(): number { return this.s32[L.OFF_GDT_LIMIT >> 2]; }
+  set gdtLimit(v: number) { this.s32[L.OFF_GDT_LIMIT >> 2] = v; }
+  get idtBase(): number { return this.s32[L.OFF_IDT_BASE >> 2]; }
+  set idtBase(v: number) { this.s32[L.OFF_IDT_BASE >> 2] = v; }
+  get idtLimit(): number { return this.s32[L.OFF_IDT_LIMIT >> 2]; }
+  set idtLimit(v: number) { this.s32[L.OFF_IDT_LIMIT >> 2] = v; }
+  get ldtSel(): number { return this.s32[L.OFF_LDT_SEL >> 2]; }
+  set ldtSel(v: number) { this.s32[L.OFF_LDT_SEL >> 2] = v; }
+  get ldtBase(): number { return this.s32[L.OFF_LDT_BASE >> 2]; }
+  set ldtBase(v: number) { this.s32[L.OFF_LDT_BASE >> 2] = v; }
+  /** Byte limit, unsigned. */
+  get ldtLimit(): number { return this.su32[L.OFF_LDT_LIMIT >> 2]; }
+  set ldtLimit(v: number) { this.su32[L.OFF_LDT_LIMIT >> 2] = v; }
+  get trSel(): number { return this.s32[L.OFF_TR_SEL >> 2]; }
+  set trSel(v: number) { this.s32[L.OFF_TR_SEL >> 2] = v; }
+  get trBase(): number { return this.s32[L.OFF_TR_BASE >> 2]; }
+  set trBase(v: number) { this.s32[L.OFF_TR_BASE >> 2] = v; }
+  /** Byte limit, unsigned. */
+  get trLimit(): number { return this.su32[L.OFF_TR_LIMIT >> 2]; }
+  set trLimit(v: number) { this.su32[L.OFF_TR_LIMIT >> 2] = v; }
+  get trAccess(): number { return this.s32[L.OFF_TR_ACCESS >> 2]; }
+  set trAccess(v: number) { this.s32[L.OFF_TR_ACCESS >> 2] = v; }
+  get cr0(): number { return this.s32[L.OFF_CR0 >> 2]; }
+  set cr0(v: number) { this.s32[L.OFF_CR0 >> 2] = v; }
+  get cr2(): number { return this.s32[L.OFF_CR2 >> 2]; }
+  set cr2(v: number) { this.s32[L.OFF_CR2 >> 2] = v; }
+  get cr3(): number { return this.s32[L.OFF_CR3 >> 2]; }
+  set cr3(v: number) { this.s32[L.OFF_CR3 >> 2] = v; }
+  get cr4(): number { return this.s32[L.OFF_CR4 >> 2]; }
+  set cr4(v: number) { this.s32[L.OFF_CR4 >> 2] = v; }
+  get cpl(): number { return this.s32[L.OFF_CPL >> 2]; }
+  set cpl(v: number) { this.s32[L.OFF_CPL >> 2] = v; }
+  get msrSysenterCs(): number { return this.s32[L.OFF_SYSENTER_CS >> 2]; }
+  set msrSysenterCs(v: number) { this.s32[L.OFF_SYSENTER_CS >> 2] = v; }
+  get msrSysenterEsp(): number { return this.s32[L.OFF_SYSENTER_ESP >> 2]; }
+  set msrSysenterEsp(v: number) { this.s32[L.OFF_SYSENTER_ESP >> 2] = v; }
+  get msrSysenterEip(): number { return this.s32[L.OFF_SYSENTER_EIP >> 2]; }
+  set msrSysenterEip(v: number) { this.s32[L.OFF_SYSENTER_EIP >> 2] = v; }
+  /** Instructions in the interrupt shadow (after STI, MOV SS, POP SS). */
+  get irqInhibit(): number { return this.s32[L.OFF_IRQ_INHIBIT >> 2]; }
+  set irqInhibit(v: number) { this.s32[L.OFF_IRQ_INHIBIT >> 2] = v; }
   /** CS.D: default operand/address size is 32-bit. */
-  csDefault32 = false;
+  get csDefault32(): boolean { return this.s32[L.OFF_CS32 >> 2] !== 0; }
+  set csDefault32(v: boolean) { this.s32[L.OFF_CS32 >> 2] = v ? 1 : 0; }
   /** SS.B: stack pointer is ESP (else SP). */
-  ss32 = false;
-  msrSysenterCs = 0;
-  msrSysenterEsp = 0;
-  msrSysenterEip = 0;
+  get ss32(): boolean { return this.s32[L.OFF_SS32 >> 2] !== 0; }
+  set ss32(v: boolean) { this.s32[L.OFF_SS32 >> 2] = v ? 1 : 0; }
+  get halted(): boolean { return this.s32[L.OFF_HALTED >> 2] !== 0; }
+  set halted(v: boolean) { this.s32[L.OFF_HALTED >> 2] = v ? 1 : 0; }
   /** Offset added to the virtual-time TSC by WRMSR 0x10. */
-  tscOffset = 0;
+  get tscOffset(): number { return this.sf64[L.OFF_TSC_OFFSET >> 3]; }
+  set tscOffset(v: number) { this.sf64[L.OFF_TSC_OFFSET >> 3] = v; }
 
   // Per-instruction decode state.
   o32 = false;
@@ -171,24 +212,21 @@ export class Cpu implements FpuHost {
   instrEip = 0;
   private instrEsp = 0;
 
-  halted = false;
   /** Non-zero while an event is being delivered (descriptor reads then cannot exit for MMIO). */
   private deliveryDepth = 0;
   /** Events delivered so far (interrupts, exceptions, INT n): an instruction that delivered one takes no single-step trap. */
   eventsDelivered = 0;
   /** Set by MOV SS / POP SS during the current instruction: its single-step trap waits for the next one (SDM 6.8.3). */
   private ssLoaded = false;
-  /** Instructions in the interrupt shadow (after STI, MOV SS, POP SS). */
-  irqInhibit = 0;
   private intrPending = false;
-  instructionsRetired = 0;
 
   // Memory.
   readonly mem8: Uint8Array;
   readonly mem32: Int32Array;
   readonly mem16: Uint16Array;
   readonly ramSize: number;
-  readonly tlb = new Int32Array(1 << 20);
+  /** The software TLB (layout.ts OFF_TLB): per linear page, (physPage ^ linPage) << 12 | T_* flags. */
+  readonly tlb: Int32Array;
   private readonly tlbFilled = new Int32Array(TLB_MAX_FILLED);
   private tlbFilledCount = 0;
   private tlbOverflow = false;
@@ -229,6 +267,23 @@ export class Cpu implements FpuHost {
   private readonly smcCooldown: number;
 
   constructor(opts: CpuOptions) {
+    const area = opts.area ?? privateCpuArea();
+    const v = cpuViews(area);
+    this.s32 = v.i32;
+    this.su32 = v.u32;
+    this.sf64 = v.f64;
+    this.r32 = new Int32Array(area.buffer, area.offset + L.OFF_REGS, 8);
+    this.r16 = new Uint16Array(area.buffer, area.offset + L.OFF_REGS, 16);
+    this.r8 = new Uint8Array(area.buffer, area.offset + L.OFF_REGS, 32);
+    this.segSel = new Int32Array(area.buffer, area.offset + L.OFF_SEG_SEL, 6);
+    this.segBase = new Int32Array(area.buffer, area.offset + L.OFF_SEG_BASE, 6);
+    this.segAccess = new Int32Array(area.buffer, area.offset + L.OFF_SEG_ACCESS, 6);
+    this.segLimit = new Uint32Array(area.buffer, area.offset + L.OFF_SEG_LIMIT, 6);
+    this.dr = new Int32Array(area.buffer, area.offset + L.OFF_DR, 8);
+    this.tlb = new Int32Array(area.buffer, area.offset + L.OFF_TLB, L.TLB_ENTRIES);
+    v.i32.fill(0);
+    this.tlb.fill(0);
+    this.lzBits = 32;
     this.mem8 = opts.ram;
     this.ramSize = opts.ram.length;
     this.mem16 = new Uint16Array(opts.ram.buffer, opts.ram.byteOffset, opts.ram.length >>> 1);
@@ -272,6 +327,7 @@ export class Cpu implements FpuHost {
     this.fpu.reset();
     this.flushTlb();
     this.updateCplMasks();
+    this.spill();
   }
 
   // ---------------------------------------------------------------- registers
@@ -1416,7 +1472,51 @@ export class Cpu implements FpuHost {
     this.ops0f[this.fetch8()](this);
   }
 
+  /**
+   * Run at most maxInstructions. While it runs, EIP, EFLAGS, the lazy-flag state, the
+   * retired count and the flat-segment masks live in fields (the interpreter's register
+   * cache); they are written to the CPU area before it returns, so the area holds the
+   * whole state whenever the CPU is not running.
+   */
   run(maxInstructions: number): VmExit {
+    const exit = this.runLoop(maxInstructions);
+    this.spill();
+    return exit;
+  }
+
+  /** Write the fields the interpreter caches into the CPU area (layout.ts). */
+  spill(): void {
+    const s = this.s32;
+    this.su32[L.OFF_EIP >> 2] = this.eip;
+    s[L.OFF_FLAGS >> 2] = this.flags;
+    s[L.OFF_LZ_OP >> 2] = this.lzOp;
+    s[L.OFF_LZ_A >> 2] = this.lzA;
+    s[L.OFF_LZ_B >> 2] = this.lzB;
+    s[L.OFF_LZ_RES >> 2] = this.lzRes;
+    s[L.OFF_LZ_BITS >> 2] = this.lzBits;
+    s[L.OFF_LZ_CARRY >> 2] = this.lzCarry;
+    s[L.OFF_SEG_FAST_READ >> 2] = this.segFastRead;
+    s[L.OFF_SEG_FAST_WRITE >> 2] = this.segFastWrite;
+    this.sf64[L.OFF_RETIRED >> 3] = this.instructionsRetired;
+  }
+
+  /** Load the cached fields from the CPU area, after something else (generated code) changed it. */
+  fill(): void {
+    const s = this.s32;
+    this.eip = this.su32[L.OFF_EIP >> 2];
+    this.flags = s[L.OFF_FLAGS >> 2];
+    this.lzOp = s[L.OFF_LZ_OP >> 2];
+    this.lzA = s[L.OFF_LZ_A >> 2];
+    this.lzB = s[L.OFF_LZ_B >> 2];
+    this.lzRes = s[L.OFF_LZ_RES >> 2];
+    this.lzBits = s[L.OFF_LZ_BITS >> 2];
+    this.lzCarry = s[L.OFF_LZ_CARRY >> 2];
+    this.segFastRead = s[L.OFF_SEG_FAST_READ >> 2];
+    this.segFastWrite = s[L.OFF_SEG_FAST_WRITE >> 2];
+    this.instructionsRetired = this.sf64[L.OFF_RETIRED >> 3];
+  }
+
+  private runLoop(maxInstructions: number): VmExit {
     // Complete the access that made the previous run() return.
     const done = this.pendingExit;
     if (done) {
@@ -1724,7 +1824,9 @@ export class Cpu implements FpuHost {
 
   // ---------------------------------------------------------------- state
 
+  /** The state as plain data, read from the CPU area (layout.ts) after the cached fields are spilled. */
   saveState(): CpuState {
+    this.spill();
     return {
       version: 1,
       regs: Array.from(this.r32),

@@ -2,10 +2,13 @@
 // an engine itself; each engine module registers itself, and src/engines/index.ts loads
 // the built-in ones (the hosts import that).
 import type { InterruptSource, Vcpu } from './vcpu.ts';
+import type { CpuArea } from '../cpu/layout.ts';
 
-/** What every engine is built from: guest RAM, the interrupt controller, the TSC. */
+/** What every engine is built from: guest RAM, the CPU area, the interrupt controller, the TSC. */
 export interface VcpuOptions {
   ram: Uint8Array;
+  /** Where the CPU state and TLB live: in the same linear memory as RAM (src/cpu/layout.ts). */
+  area: CpuArea;
   interrupts: InterruptSource;
   readTsc: () => number;
 }

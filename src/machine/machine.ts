@@ -2,6 +2,7 @@ import { Bus } from '../bus/bus.ts';
 import { SharedIrqLine } from '../bus/shared-irq.ts';
 import type { AccessSize } from '../bus/device.ts';
 import { GuestMemory } from '../memory/guest-memory.ts';
+import { CPU_AREA_BYTES } from '../cpu/layout.ts';
 import { Scheduler } from './scheduler.ts';
 import type { HostClock } from './clock.ts';
 import { Timebase, type TimebaseState } from './timebase.ts';
@@ -141,7 +142,7 @@ export class Machine {
   private snapshotRequest: ((s: MachineSnapshot) => void) | undefined;
 
   constructor(readonly host: MachineHost, readonly memoryBytes: number) {
-    this.memory = new GuestMemory(memoryBytes);
+    this.memory = new GuestMemory(memoryBytes, CPU_AREA_BYTES);
     this.time = new Timebase(() => (this.vcpu ? this.vcpu.instructionsRetired : 0), host.realtime ? host.clock : undefined);
   }
 
@@ -562,7 +563,9 @@ function attachAcpiPm(m: Machine): void {
 }
 
 function attachVcpu(m: Machine, engine: EngineName): void {
-  m.vcpu = createVcpu(engine, { ram: m.memory.u8, interrupts: m.pic, readTsc: () => m.nowNs() });
+  m.vcpu = createVcpu(engine, {
+    ram: m.memory.u8, area: { buffer: m.memory.wasm.buffer, offset: m.memory.engineAreaOffset }, interrupts: m.pic, readTsc: () => m.nowNs(),
+  });
   // Devices write RAM behind the vCPU's back.
   m.memory.onWrite((addr, length) => m.vcpu.memoryWritten(addr, length));
 }

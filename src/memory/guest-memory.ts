@@ -17,14 +17,18 @@ const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (d: { 
 export class GuestMemory {
   /** The linear memory that holds guest RAM at offset 0 (never grown: views stay valid). */
   readonly wasm: LinearMemory;
+  /** Byte offset of the engine area that follows RAM (the CPU state and TLB, src/cpu/layout.ts). */
+  readonly engineAreaOffset: number;
   readonly u8: Uint8Array;
   readonly view: DataView;
 
   private readonly writeListeners: ((addr: number, length: number) => void)[] = [];
 
-  constructor(readonly sizeBytes: number) {
+  /** engineAreaBytes: room after RAM, in the same linear memory, for an engine's own state. */
+  constructor(readonly sizeBytes: number, readonly engineAreaBytes = 0) {
     if (sizeBytes % 4096 !== 0) throw new RangeError('guest RAM size must be a multiple of 4 KiB');
-    const pages = Math.ceil(sizeBytes / WASM_PAGE_BYTES);
+    this.engineAreaOffset = sizeBytes;
+    const pages = Math.ceil((sizeBytes + engineAreaBytes) / WASM_PAGE_BYTES);
     this.wasm = new WasmMemory({ initial: pages, maximum: pages });
     this.u8 = new Uint8Array(this.wasm.buffer, 0, sizeBytes);
     this.view = new DataView(this.wasm.buffer, 0, sizeBytes);

@@ -1,13 +1,9 @@
 import { Cpu } from '../../cpu/cpu.ts';
 import type { CpuState } from '../../cpu/state.ts';
 import { buildDispatch } from '../../cpu/table/index.ts';
-import type { InterruptSource, Vcpu, VmExit } from '../vcpu.ts';
-
-export interface InterpOptions {
-  ram: Uint8Array;
-  interrupts: InterruptSource;
-  readTsc: () => number;
-}
+import type { Vcpu, VmExit } from '../vcpu.ts';
+import type { VcpuOptions } from '../registry.ts';
+import type { CpuArea } from '../../cpu/layout.ts';
 
 let dispatch: ReturnType<typeof buildDispatch> | undefined;
 
@@ -15,9 +11,10 @@ let dispatch: ReturnType<typeof buildDispatch> | undefined;
 export class InterpVcpu implements Vcpu {
   readonly cpu: Cpu;
 
-  constructor(opts: InterpOptions) {
+  /** Without an area (tests and tools), the CPU gets a private one. */
+  constructor(opts: Omit<VcpuOptions, 'area'> & { area?: CpuArea }) {
     dispatch ??= buildDispatch();
-    this.cpu = new Cpu({ ram: opts.ram, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: dispatch });
+    this.cpu = new Cpu({ ram: opts.ram, area: opts.area, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: dispatch });
   }
 
   run(maxInstructions: number): VmExit {
