@@ -18,6 +18,7 @@ import { switchTask } from './ops/task.ts';
 import type { FpuHost } from './fpu/host.ts';
 import type { Block, BlockDecoder } from './blocks.ts';
 import * as L from './layout.ts';
+import { decodeMem, memOffset, newMemOperand, readPrefixes, TOO_LONG } from './decoder.ts';
 import { cpuViews, privateCpuArea, type CpuArea } from './layout.ts';
 
 /** A guest exception in flight. Thrown by instruction code; never escapes run(). */
@@ -209,6 +210,10 @@ export class Cpu implements FpuHost {
   eaSeg = DS;
   /** The memory operand's base register was ESP (POP Ev adjusts for it). */
   eaBaseIsEsp = false;
+  /** Scratch for the decoder's memory operand (decodeModrm). */
+  private readonly memOperand = newMemOperand();
+  /** Bytes of the current instruction fetched so far (the decoder's 15-byte limit). */
+  private readonly instrLength = (): number => (this.eip - this.instrEip) >>> 0;
   instrEip = 0;
   private instrEsp = 0;
 
@@ -949,65 +954,15 @@ export class Cpu implements FpuHost {
     const modrm = this.fetch8();
     this.modrm = modrm;
     if (modrm < 0xc0) {
-      if (this.a32) this.decodeEa32(modrm);
-      else this.decodeEa16(modrm);
+      const m = this.memOperand;
+      decodeMem(this, modrm, this.a32, m);
+      this.eaOff = memOffset(m, this.r32, this.r16);
+      this.eaSeg = this.segOverride >= 0 ? this.segOverride : m.seg;
+      this.eaBaseIsEsp = m.baseIsEsp;
     }
   }
 
-  private decodeEa16(modrm: number): void {
-    const mod = modrm >> 6;
-    const rm = modrm & 7;
-    const r = this.r16;
-    let off: number;
-    let seg = DS;
-    this.eaBaseIsEsp = false;
-    switch (rm) {
-      case 0: off = r[6] + r[12]; break; // BX+SI
-      case 1: off = r[6] + r[14]; break; // BX+DI
-      case 2: off = r[10] + r[12]; seg = SS; break; // BP+SI
-      case 3: off = r[10] + r[14]; seg = SS; break; // BP+DI
-      case 4: off = r[12]; break;
-      case 5: off = r[14]; break;
-      case 6:
-        if (mod === 0) { off = this.fetch16(); } else { off = r[10]; seg = SS; }
-        break;
-      default: off = r[6]; break;
-    }
-    if (mod === 1) off += (this.fetch8() << 24) >> 24;
-    else if (mod === 2) off += this.fetch16();
-    this.eaOff = off & 0xffff;
-    this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
-  }
 
-  private decodeEa32(modrm: number): void {
-    const mod = modrm >> 6;
-    const rm = modrm & 7;
-    let off: number;
-    let seg = DS;
-    this.eaBaseIsEsp = false;
-    if (rm === 4) {
-      const sib = this.fetch8();
-      const base = sib & 7;
-      this.eaBaseIsEsp = base === 4;
-      const index = (sib >> 3) & 7;
-      if (base === 5 && mod === 0) {
-        off = this.fetch32();
-      } else {
-        off = this.r32[base];
-        if (base === 4 || base === 5) seg = SS;
-      }
-      if (index !== 4) off = (off + (this.r32[index] << (sib >> 6))) | 0;
-    } else if (rm === 5 && mod === 0) {
-      off = this.fetch32();
-    } else {
-      off = this.r32[rm];
-      if (rm === 5) seg = SS;
-    }
-    if (mod === 1) off = (off + ((this.fetch8() << 24) >> 24)) | 0;
-    else if (mod === 2) off = (off + this.fetch32()) | 0;
-    this.eaOff = off;
-    this.eaSeg = this.segOverride >= 0 ? this.segOverride : seg;
-  }
 
   /** ModRM.reg field. */
   get regField(): number {
@@ -1454,22 +1409,10 @@ export class Cpu implements FpuHost {
 
   /** Decode and execute one instruction (prefixes are handlers that re-dispatch). */
   step(): void {
-    this.o32 = this.a32 = this.csDefault32;
-    this.segOverride = -1;
-    this.rep = 0;
-    this.lock = false;
-    this.ops1[this.fetch8()](this);
-  }
-
-  /** Continue decoding after a prefix byte. */
-  afterPrefix(): void {
-    if (((this.eip - this.instrEip) >>> 0) >= 15) throw new CpuFault(EXC_GP, 0);
-    this.ops1[this.fetch8()](this);
-  }
-
-  /** Execute a 0F-map opcode. */
-  twoByte(): void {
-    this.ops0f[this.fetch8()](this);
+    const opcode = readPrefixes(this, this.csDefault32, this, this.instrLength);
+    if (opcode === TOO_LONG) throw new CpuFault(EXC_GP, 0);
+    if (opcode < 0x100) this.ops1[opcode](this);
+    else this.ops0f[opcode & 0xff](this);
   }
 
   /**
@@ -1632,11 +1575,7 @@ export class Cpu implements FpuHost {
         const start = this.eip;
         this.instrEip = start;
         this.instrEsp = r32[ESP];
-        this.o32 = this.a32 = this.csDefault32;
-        this.segOverride = -1;
-        this.rep = 0;
-        this.lock = false;
-        this.ops1[this.fetch8()](this);
+        this.step();
         this.instructionsRetired++;
         const length = this.eip - start;
         if (this.decodeBlock === null || length <= 0 || length > 15 || this.instructionsRetired >= end) break;

@@ -8,32 +8,13 @@ import { dec, inc } from './alu.ts';
 
 // ---- prefixes
 
-export function prefixOpsize(cpu: Cpu): void {
-  cpu.o32 = !cpu.csDefault32;
-  cpu.afterPrefix();
-}
-export function prefixAddrsize(cpu: Cpu): void {
-  cpu.a32 = !cpu.csDefault32;
-  cpu.afterPrefix();
-}
-export const prefixSeg = (seg: number) => (cpu: Cpu): void => {
-  cpu.segOverride = seg;
-  cpu.afterPrefix();
-};
-export function prefixLock(cpu: Cpu): void {
-  cpu.lock = true;
-  cpu.afterPrefix();
-}
-export function prefixRepne(cpu: Cpu): void {
-  cpu.rep = 2;
-  cpu.afterPrefix();
-}
-export function prefixRep(cpu: Cpu): void {
-  cpu.rep = 1;
-  cpu.afterPrefix();
-}
-export function escape0f(cpu: Cpu): void {
-  cpu.twoByte();
+/**
+ * The exec of the prefix rows (66, 67, segment overrides, F0, F2, F3, 0F). Prefix bytes
+ * are read by the decoder (decoder.ts readPrefixes) before dispatch, so this never runs;
+ * the rows are there so that the table lists every byte.
+ */
+export function prefixByte(): void {
+  throw new Error('internal error: a prefix byte reached opcode dispatch (decoder.ts reads prefixes)');
 }
 
 // ---- moves

@@ -15,11 +15,9 @@ import { ALU_CMP, alu, dec, inc } from './alu.ts';
 /** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
 const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
 
-function imm8s(mem: Uint8Array, i: number): number {
-  return (mem[i] << 24) >> 24;
-}
-function imm32(mem: Uint8Array, i: number): number {
-  return mem[i] | (mem[i + 1] << 8) | (mem[i + 2] << 16) | (mem[i + 3] << 24);
+/** A byte immediate (Ib) sign-extended, for the instructions that extend it. */
+function sx8(v: number): number {
+  return (v << 24) >> 24;
 }
 
 /** A near jump to target (unsigned, 32-bit operand size): #GP(0) beyond the CS limit. */
@@ -28,7 +26,7 @@ function jump(c: Cpu, target: number): void {
   c.eip = target;
 }
 
-export function fastForm(d: Decoded, mem: Uint8Array): Exec | null {
+export function fastForm(d: Decoded): Exec | null {
   if (d.rep !== 0) return null;
   const op = d.opcode;
   const o32 = d.o32;
@@ -37,9 +35,8 @@ export function fastForm(d: Decoded, mem: Uint8Array): Exec | null {
   const rm = m & 7;
   const ea = d.ea;
   const seg = d.seg;
-  const t = d.trailAt;
 
-  if (op < 0x40 && (op & 7) < 6) return aluForm(op >> 3, op & 7, d, mem);
+  if (op < 0x40 && (op & 7) < 6) return aluForm(op >> 3, op & 7, d);
   if (op >= 0x40 && op < 0x60) {
     if (!o32) return null;
     const r = op & 7;
@@ -53,29 +50,29 @@ export function fastForm(d: Decoded, mem: Uint8Array): Exec | null {
   if ((op >= 0x70 && op < 0x80) || (op >= 0x0f80 && op < 0x0f90)) {
     if (!o32) return null;
     const cc = op & 15;
-    const rel = op < 0x80 ? imm8s(mem, t) : imm32(mem, t);
+    const rel = d.imm;
     return (c) => { if (c.testCC(cc)) jump(c, (c.eip + rel) >>> 0); };
   }
   if (op >= 0xb0 && op < 0xb8) {
     const r = R8[op & 7];
-    const v = mem[t];
+    const v = d.imm;
     return (c) => { c.r8[r] = v; };
   }
   if (op >= 0xb8 && op < 0xc0) {
     if (!o32) return null;
     const r = op & 7;
-    const v = imm32(mem, t);
+    const v = d.imm;
     return (c) => { c.r32[r] = v; };
   }
   switch (op) {
     case 0x68: case 0x6a: {
       if (!o32) return null;
-      const v = op === 0x68 ? imm32(mem, t) : imm8s(mem, t);
+      const v = op === 0x68 ? d.imm : sx8(d.imm);
       return (c) => { c.push32(v); };
     }
     case 0x80: case 0x81: case 0x83: {
       if (op !== 0x80 && !o32) return null;
-      const v = op === 0x81 ? imm32(mem, t) : op === 0x83 ? imm8s(mem, t) : mem[t];
+      const v = op === 0x83 ? sx8(d.imm) : d.imm;
       return aluImm(reg, op === 0x80 ? 8 : 32, d, v);
     }
     case 0x84: case 0x85: {
@@ -120,19 +117,19 @@ export function fastForm(d: Decoded, mem: Uint8Array): Exec | null {
         c.eip = target;
       };
     case 0xc6: {
-      const v = mem[t];
+      const v = d.imm;
       if (ea === null) { const e = R8[rm]; return (c) => { c.r8[e] = v; }; }
       return (c) => { c.write8(c.linear(seg, ea(c), 1, true), v); };
     }
     case 0xc7: {
       if (!o32) return null;
-      const v = imm32(mem, t);
+      const v = d.imm;
       if (ea === null) return (c) => { c.r32[rm] = v; };
       return (c) => { c.write32(c.linear(seg, ea(c), 4, true), v); };
     }
     case 0xe8: {
       if (!o32) return null;
-      const rel = imm32(mem, t);
+      const rel = d.imm;
       return (c) => {
         const ret = c.eip;
         const target = (ret + rel) >>> 0;
@@ -143,7 +140,7 @@ export function fastForm(d: Decoded, mem: Uint8Array): Exec | null {
     }
     case 0xe9: case 0xeb: {
       if (!o32) return null;
-      const rel = op === 0xe9 ? imm32(mem, t) : imm8s(mem, t);
+      const rel = d.imm;
       return (c) => { jump(c, (c.eip + rel) >>> 0); };
     }
     case 0x0fb6: case 0x0fbe: {
@@ -174,7 +171,7 @@ export function fastForm(d: Decoded, mem: Uint8Array): Exec | null {
 }
 
 /** 00-3D: ALU op with form 0 Eb,Gb  1 Ev,Gv  2 Gb,Eb  3 Gv,Ev  4 AL,Ib  5 eAX,Iz. */
-function aluForm(k: number, form: number, d: Decoded, mem: Uint8Array): Exec | null {
+function aluForm(k: number, form: number, d: Decoded): Exec | null {
   const ea = d.ea;
   const seg = d.seg;
   const reg = (d.modrm >> 3) & 7;
@@ -214,12 +211,12 @@ function aluForm(k: number, form: number, d: Decoded, mem: Uint8Array): Exec | n
         ? (c) => { alu(c, k, c.r32[reg], c.read32(c.linear(seg, ea(c), 4, false)), 32); }
         : (c) => { c.r32[reg] = alu(c, k, c.r32[reg], c.read32(c.linear(seg, ea(c), 4, false)), 32); };
     case 4: {
-      const v = mem[d.trailAt];
+      const v = d.imm;
       return cmp ? (c) => { alu(c, k, c.r8[0], v, 8); } : (c) => { c.r8[0] = alu(c, k, c.r8[0], v, 8); };
     }
     default: {
       if (!d.o32) return null;
-      const v = imm32(mem, d.trailAt);
+      const v = d.imm;
       return cmp ? (c) => { alu(c, k, c.r32[EAX], v, 32); } : (c) => { c.r32[EAX] = alu(c, k, c.r32[EAX], v, 32); };
     }
   }

@@ -43,29 +43,3 @@ export function buildDecodeIndex(table: readonly OpcodeEntry[]): DecodeIndex {
     },
   };
 }
-
-/**
- * Bytes of an instruction after its ModRM, SIB and displacement (or after the opcode
- * when it has no ModRM): immediates, relative offsets, far pointers and moffs.
- */
-export function trailingBytes(e: OpcodeEntry, o32: boolean, a32: boolean): number {
-  let sizes = TRAILING.get(e);
-  if (sizes === undefined) {
-    // Bytes by operand size (16, 32) and address size (16, 32), from the operand string once per row.
-    sizes = [0, 0, 0, 0];
-    for (const raw of e.operands.split(',')) {
-      switch (raw.trim()) {
-        case 'Ib': case 'Jb': for (let k = 0; k < 4; k++) sizes[k] += 1; break;
-        case 'Iw': for (let k = 0; k < 4; k++) sizes[k] += 2; break;
-        case 'Iz': case 'Iv': case 'Jz': sizes[0] += 2; sizes[1] += 2; sizes[2] += 4; sizes[3] += 4; break;
-        case 'Ap': sizes[0] += 4; sizes[1] += 4; sizes[2] += 6; sizes[3] += 6; break;
-        case 'Ob': case 'Ov': sizes[0] += 2; sizes[1] += 4; sizes[2] += 2; sizes[3] += 4; break;
-        default: break;
-      }
-    }
-    TRAILING.set(e, sizes);
-  }
-  return sizes[(o32 ? 2 : 0) | (a32 ? 1 : 0)];
-}
-
-const TRAILING = new WeakMap<OpcodeEntry, number[]>();
