@@ -30,11 +30,41 @@ export interface Block {
   readonly count: number;
   /** Slot in the CPU's direct-mapped block cache. */
   slot: number;
+  /** Times the block ran, counted while a translator is attached and it has no native code yet. */
+  runs: number;
+  /** Native code for the block's first instructions (a translator's), NO_NATIVE when it has none. */
+  native: NativeBlock;
+}
+
+/**
+ * Generated code for the first `count` instructions of a block (count >= 1), valid while
+ * the CPU's mode matches `key` (Cpu.nativeKey()). run() returns how many of them it
+ * completed; it can stop early (after a store over code). A fault or an I/O exit in
+ * instruction i throws, with i in the CPU area's JIT_INSN word and the instructions
+ * before it committed, as the interpreter leaves them.
+ */
+export interface NativeBlock {
+  readonly key: number;
+  readonly count: number;
+  readonly run: () => number;
+}
+
+/** A block without native code (one shape for every block). */
+export const NO_NATIVE: NativeBlock = { key: -1, count: 0, run: () => 0 };
+
+/** What the CPU asks for native code: a translator (src/engines/jit) attaches one. */
+export interface BlockTranslator {
+  /** Runs of a block before it is translated. */
+  readonly threshold: number;
+  /** Native code for b, or NO_NATIVE when its first instruction cannot be translated. */
+  translate(b: Block): NativeBlock;
+  /** The CPU dropped b (its page was written): forget its native code. */
+  dropped(b: Block): void;
 }
 
 export function makeBlock(phys: number, cs32: boolean, execs: Exec[], ends: number[]): Block {
   const count = execs.length;
-  return { phys, cs32, execs: execs.slice(), ends: ends.slice(), bytes: count ? ends[count - 1] : 0, count, slot: -1 };
+  return { phys, cs32, execs: execs.slice(), ends: ends.slice(), bytes: count ? ends[count - 1] : 0, count, slot: -1, runs: 0, native: NO_NATIVE };
 }
 
 /** Decodes a block from guest RAM: mem[phys .. phys + avail) holds the bytes it may use. */

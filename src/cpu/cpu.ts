@@ -16,7 +16,8 @@ import type { CpuState } from './state.ts';
 import { X87 } from './fpu/x87.ts';
 import { switchTask } from './ops/task.ts';
 import type { FpuHost } from './fpu/host.ts';
-import type { Block, BlockDecoder } from './blocks.ts';
+import type { Block, BlockDecoder, BlockTranslator, NativeBlock } from './blocks.ts';
+import { NO_NATIVE } from './blocks.ts';
 import * as L from './layout.ts';
 import { decodeMem, memOffset, newMemOperand, readPrefixes, TOO_LONG } from './decoder.ts';
 import { cpuViews, privateCpuArea, type CpuArea } from './layout.ts';
@@ -86,14 +87,25 @@ export interface CpuOptions {
   smcCooldown?: number;
   /** Where the architectural state and the TLB live (layout.ts); a private buffer when absent. */
   area?: CpuArea;
+  /** Gives hot decoded blocks native code (the jit engine); none for the interpreter. */
+  translator?: BlockTranslator;
 }
+
+/** TLB-entry bits that must be clear (besides VALID set) for a read / a write at this CPL. */
+export function tlbMasks(cpl: number): { read: number; write: number } {
+  return cpl === 3
+    ? { read: T_VALID | T_MMIO | T_NOUSER, write: T_VALID | T_MMIO | T_NOUSER | T_NOWRITE_USER | T_CLEAN | T_CODE }
+    : { read: T_VALID | T_MMIO, write: T_VALID | T_MMIO | T_NOWRITE_SUP | T_CLEAN | T_CODE };
+}
+/** The VALID bit of a TLB entry. */
+export const TLB_VALID = T_VALID;
 
 const BLOCK_CACHE_BITS = 16;
 const BLOCK_CACHE_SHIFT = 32 - BLOCK_CACHE_BITS;
 /** A page written by the CPU this recently (in instructions) gets no new blocks: it is being modified. */
 const SMC_COOLDOWN = 100_000;
 /** Stands in for "no block" in the block cache (one shape for every entry). */
-const NO_BLOCK: Block = { phys: -1, cs32: false, execs: [], ends: [], bytes: 0, count: 0, slot: -1 };
+const NO_BLOCK: Block = { phys: -1, cs32: false, execs: [], ends: [], bytes: 0, count: 0, slot: -1, runs: 0, native: NO_NATIVE };
 
 /**
  * The IA-32 interpreter's CPU: architectural state, segmentation, paging with a
@@ -142,6 +154,8 @@ export class Cpu implements FpuHost {
   /** Bit s set: segment s is flat and writable: no checks on write. */
   segFastWrite = 0;
   instructionsRetired = 0;
+  /** Instructions retired by native code (runNative). */
+  nativeRetired = 0;
   // The rest of the state is read and written in the area itself.
   get gdtBase(): number { return this.s32[L.OFF_GDT_BASE >> 2]; }
   set gdtBase(v: number) { this.s32[L.OFF_GDT_BASE >> 2] = v; }
@@ -270,6 +284,7 @@ export class Cpu implements FpuHost {
   private blockLimit = 0;
   private blockPage = -1;
   private readonly smcCooldown: number;
+  private readonly translator: BlockTranslator | null;
 
   constructor(opts: CpuOptions) {
     const area = opts.area ?? privateCpuArea();
@@ -299,6 +314,7 @@ export class Cpu implements FpuHost {
     this.ops0f = opts.ops.twoByte;
     this.decodeBlock = opts.blocks === false ? null : opts.ops.decodeBlock ?? null;
     this.smcCooldown = opts.smcCooldown ?? SMC_COOLDOWN;
+    this.translator = opts.translator ?? null;
     const pages = Math.ceil(this.ramSize / 0x1000);
     this.codePage = new Uint8Array(pages);
     this.codeWrittenAt = new Float64Array(pages).fill(-Infinity);
@@ -575,13 +591,9 @@ export class Cpu implements FpuHost {
 
   /** Recompute masks that depend on CPL (call after every CPL change). */
   updateCplMasks(): void {
-    if (this.cpl === 3) {
-      this.readMask = T_VALID | T_MMIO | T_NOUSER;
-      this.writeMask = T_VALID | T_MMIO | T_NOUSER | T_NOWRITE_USER | T_CLEAN | T_CODE;
-    } else {
-      this.readMask = T_VALID | T_MMIO;
-      this.writeMask = T_VALID | T_MMIO | T_NOWRITE_SUP | T_CLEAN | T_CODE;
-    }
+    const m = tlbMasks(this.cpl);
+    this.readMask = m.read;
+    this.writeMask = m.write;
     this.invalidateFetch();
   }
 
@@ -1554,7 +1566,17 @@ export class Cpu implements FpuHost {
           this.blockLimit = b.count;
           this.blockPage = phys >>> 12;
           let start = eip;
-          for (let i = 0; i < this.blockLimit; i++) {
+          let i = 0;
+          if (this.translator !== null) {
+            const n = b.native;
+            if (n.key === this.nativeKey()) {
+              i = this.runNative(b, n, eip);
+              start = this.eip;
+            } else if (n === NO_NATIVE && ++b.runs === this.translator.threshold) {
+              b.native = this.translator.translate(b);
+            }
+          }
+          for (; i < this.blockLimit; i++) {
             this.instrEip = start;
             this.instrEsp = r32[ESP];
             const next = eip + ends[i];
@@ -1586,6 +1608,61 @@ export class Cpu implements FpuHost {
 
   // ---------------------------------------------------------------- decoded blocks
 
+  /** The mode bits native code is specialised for: CPL, the flat-segment masks, SS.B. */
+  nativeKey(): number {
+    return this.cpl | (this.segFastRead << 2) | (this.segFastWrite << 8) | (this.ss32 ? 1 << 14 : 0);
+  }
+
+  /** True when a store just went over the running block's code: native code must stop after it. */
+  get blockStopped(): boolean {
+    return this.blockLimit === 0;
+  }
+
+  /**
+   * Run a block's native code from its start (EIP = eip). The lazy flags go to the CPU
+   * area for it and come back after; registers are in the area already. Returns the
+   * instructions it completed, EIP after them; on a fault or an exit in instruction i,
+   * the state is the interpreter's at the start of instruction i, and the error goes on.
+   */
+  private runNative(b: Block, n: NativeBlock, eip: number): number {
+    const s = this.s32;
+    s[L.OFF_LZ_OP >> 2] = this.lzOp;
+    s[L.OFF_LZ_A >> 2] = this.lzA;
+    s[L.OFF_LZ_B >> 2] = this.lzB;
+    s[L.OFF_LZ_RES >> 2] = this.lzRes;
+    s[L.OFF_LZ_BITS >> 2] = this.lzBits;
+    s[L.OFF_LZ_CARRY >> 2] = this.lzCarry;
+    s[L.OFF_JIT_INSN >> 2] = 0;
+    let done: number;
+    try {
+      done = n.run();
+    } catch (e) {
+      const i = s[L.OFF_JIT_INSN >> 2];
+      const at = i === 0 ? eip : (eip + b.ends[i - 1]) >>> 0;
+      this.instrEip = this.eip = at;
+      this.instrEsp = this.r32[ESP];
+      this.instructionsRetired += i;
+      this.loadLazyFlags();
+      throw e;
+    }
+    this.loadLazyFlags();
+    this.instructionsRetired += done;
+    this.nativeRetired += done;
+    this.eip = (eip + b.ends[done - 1]) >>> 0;
+    return done;
+  }
+
+  /** Load the lazy-flag record from the CPU area (where native code writes it). */
+  loadLazyFlags(): void {
+    const s = this.s32;
+    this.lzOp = s[L.OFF_LZ_OP >> 2];
+    this.lzA = s[L.OFF_LZ_A >> 2];
+    this.lzB = s[L.OFF_LZ_B >> 2];
+    this.lzRes = s[L.OFF_LZ_RES >> 2];
+    this.lzBits = s[L.OFF_LZ_BITS >> 2];
+    this.lzCarry = s[L.OFF_LZ_CARRY >> 2];
+  }
+
   private findBlock(phys: number, eip: number, slot: number): Block {
     let b: Block | undefined;
     if (this.blockCache[slot] !== NO_BLOCK) {
@@ -1603,6 +1680,11 @@ export class Cpu implements FpuHost {
     b = this.decodeBlock!(this.mem8, phys, this.fetchEnd - eip, this.csDefault32);
     b.slot = slot;
     this.blockCache[slot] = b;
+    const old = this.blockMap.get(phys);
+    if (old !== undefined && old.native !== NO_NATIVE) {
+      this.translator?.dropped(old);
+      old.native = NO_NATIVE;
+    }
     this.blockMap.set(phys, b);
     let list = this.pageBlocks.get(page);
     if (!list) {
@@ -1641,6 +1723,10 @@ export class Cpu implements FpuHost {
       for (const b of list) {
         if (this.blockCache[b.slot] === b) this.blockCache[b.slot] = NO_BLOCK;
         if (this.blockMap.get(b.phys) === b) this.blockMap.delete(b.phys);
+        if (b.native !== NO_NATIVE) {
+          this.translator?.dropped(b);
+          b.native = NO_NATIVE;
+        }
       }
       this.pageBlocks.delete(page);
     }
@@ -1663,6 +1749,7 @@ export class Cpu implements FpuHost {
 
   /** Drop every decoded block (after RAM was replaced wholesale). */
   invalidateAllCode(): void {
+    if (this.translator !== null) for (const b of this.blockMap.values()) if (b.native !== NO_NATIVE) this.translator.dropped(b);
     this.blockCache.fill(NO_BLOCK);
     this.blockMap.clear();
     this.pageBlocks.clear();

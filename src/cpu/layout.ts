@@ -61,8 +61,10 @@ export const OFF_SS32 = 288;
 export const OFF_TSC_OFFSET = 296;
 /** Instructions retired since reset, f64. */
 export const OFF_RETIRED = 304;
+/** Native code (src/engines/jit) stores here the index in its block of the instruction it is in, before each call that can fault or exit. */
+export const OFF_JIT_INSN = 312;
 /** Bytes of the register block; the TLB follows at OFF_TLB. */
-export const CPU_REGS_BYTES = 312;
+export const CPU_REGS_BYTES = 320;
 
 /**
  * The software TLB: one i32 per linear page (1 << 20 entries, 4 MiB), indexed by
@@ -77,6 +79,8 @@ export const CPU_AREA_BYTES = OFF_TLB + TLB_ENTRIES * 4;
 /** Where a CPU's state lives: a buffer (a WebAssembly.Memory's, for a machine) and the area's byte offset in it. */
 export interface CpuArea {
   buffer: ArrayBuffer;
+  /** The WebAssembly.Memory that owns buffer, when it is one (generated code imports it). */
+  memory?: unknown;
   /** Byte offset of the area; a multiple of 4096. */
   offset: number;
 }

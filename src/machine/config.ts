@@ -25,7 +25,7 @@ export interface TraceConfig {
   count: number;
 }
 
-export const ENGINES = ['interp'] as const;
+export const ENGINES = ['interp', 'jit'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
 export class ConfigError extends Error {}

@@ -564,7 +564,7 @@ function attachAcpiPm(m: Machine): void {
 
 function attachVcpu(m: Machine, engine: EngineName): void {
   m.vcpu = createVcpu(engine, {
-    ram: m.memory.u8, area: { buffer: m.memory.wasm.buffer, offset: m.memory.engineAreaOffset }, interrupts: m.pic, readTsc: () => m.nowNs(),
+    ram: m.memory.u8, area: { buffer: m.memory.wasm.buffer, memory: m.memory.wasm, offset: m.memory.engineAreaOffset }, interrupts: m.pic, readTsc: () => m.nowNs(),
   });
   // Devices write RAM behind the vCPU's back.
   m.memory.onWrite((addr, length) => m.vcpu.memoryWritten(addr, length));

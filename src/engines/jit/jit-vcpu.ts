@@ -1,0 +1,169 @@
+// The jit engine: the interpreter's CPU with a translator attached. A decoded block that
+// has run `threshold` times gets WebAssembly code for its straight-line start
+// (translate.ts), compiled at once and run by the CPU's block loop from then on while the
+// mode it was made for holds. Faults, I/O and MMIO inside it go through the interpreter's
+// own access path, so they leave the state and the VmExit the interpreter would.
+import { Cpu } from '../../cpu/cpu.ts';
+import type { CpuState } from '../../cpu/state.ts';
+import { buildDispatch, OPCODE_TABLE } from '../../cpu/table/index.ts';
+import { buildDecodeIndex, type DecodeIndex } from '../../cpu/table/decode-index.ts';
+import { NO_NATIVE, type Block, type BlockTranslator, type NativeBlock } from '../../cpu/blocks.ts';
+import type { Vcpu, VmExit } from '../vcpu.ts';
+import type { VcpuOptions } from '../registry.ts';
+import { BLOCK_LOCALS, HELPERS, translateBlock, type HelperName } from './translate.ts';
+import { encodeModule, I32 } from './wasm.ts';
+
+/** Runs of a block before it is translated. */
+export const DEFAULT_THRESHOLD = 50;
+/** Bound of the code cache (bytes of WebAssembly), after which every translation is dropped (as QEMU's tb_flush). */
+export const DEFAULT_CODE_CACHE_BYTES = 64 << 20;
+
+export interface JitOptions {
+  threshold?: number;
+  codeCacheBytes?: number;
+}
+
+/** Figures for benchmarks and tests. */
+export interface JitStats {
+  /** Blocks that got native code, and those whose first instruction could not be translated. */
+  translated: number;
+  untranslatable: number;
+  /** Instructions retired by native code, of all retired. */
+  nativeInstructions: number;
+  /** Bytes of WebAssembly now in the code cache, and its bound. */
+  cacheBytes: number;
+  cacheLimit: number;
+  /** Times the cache filled up and was emptied. */
+  flushes: number;
+  /** Host milliseconds spent translating and compiling. */
+  compileMs: number;
+}
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+let dispatch: ReturnType<typeof buildDispatch> | undefined;
+let index: DecodeIndex | undefined;
+
+class Translator implements BlockTranslator {
+  cpu!: Cpu;
+  private helpers!: Record<HelperName, (...args: number[]) => number>;
+  private readonly sizes = new WeakMap<Block, number>();
+  readonly stats: JitStats;
+  private readonly pages: number;
+
+  constructor(
+    private readonly memory: object,
+    private readonly areaOffset: number,
+    private readonly index: DecodeIndex,
+    readonly threshold: number,
+    cacheLimit: number,
+    byteLength: number,
+  ) {
+    this.pages = byteLength / 65536;
+    this.stats = { translated: 0, untranslatable: 0, nativeInstructions: 0, cacheBytes: 0, cacheLimit, flushes: 0, compileMs: 0 };
+  }
+
+  attach(cpu: Cpu): void {
+    this.cpu = cpu;
+    const c = cpu;
+    this.helpers = {
+      rd8: (seg, off) => c.read8(c.linear(seg, off, 1, false)),
+      rd16: (seg, off) => c.read16(c.linear(seg, off, 2, false)),
+      rd32: (seg, off) => c.read32(c.linear(seg, off, 4, false)),
+      rmw8: (seg, off) => c.readRmw8(c.linear(seg, off, 1, true)),
+      rmw32: (seg, off) => c.readRmw32(c.linear(seg, off, 4, true)),
+      wr8: (seg, off, v) => { c.write8(c.linear(seg, off, 1, true), v & 0xff); return c.blockStopped ? 1 : 0; },
+      wr16: (seg, off, v) => { c.write16(c.linear(seg, off, 2, true), v & 0xffff); return c.blockStopped ? 1 : 0; },
+      wr32: (seg, off, v) => { c.write32(c.linear(seg, off, 4, true), v); return c.blockStopped ? 1 : 0; },
+      cf: () => { c.loadLazyFlags(); return c.getCF(); },
+    };
+  }
+
+  translate(b: Block): NativeBlock {
+    if (!b.cs32) return NO_NATIVE;
+    const t0 = performance.now();
+    const cpu = this.cpu;
+    const t = translateBlock(this.index, cpu.mem8, b.phys, b.ends, this.areaOffset, {
+      cpl: cpu.cpl, segFastRead: cpu.segFastRead, segFastWrite: cpu.segFastWrite, ss32: cpu.ss32,
+    });
+    if (t.count === 0) {
+      this.stats.untranslatable++;
+      this.stats.compileMs += performance.now() - t0;
+      return NO_NATIVE;
+    }
+    const bytes = encodeModule({
+      imports: HELPERS.map((h) => ({ module: 'h', name: h.name, type: { params: new Array(h.params).fill(I32), results: h.result ? [I32] : [] } })),
+      memory: { module: 'env', name: 'memory', pages: this.pages },
+      functions: [{ type: { params: [], results: [I32] }, locals: BLOCK_LOCALS, body: t.body, exportName: 'run' }],
+    });
+    if (this.stats.cacheBytes + bytes.length > this.stats.cacheLimit) {
+      // Full: drop every translation (and the decoded blocks with them) and start again.
+      this.stats.flushes++;
+      cpu.invalidateAllCode();
+      this.stats.cacheBytes = 0;
+    }
+    const instance = new WA.Instance(new WA.Module(bytes), { env: { memory: this.memory }, h: this.helpers });
+    this.sizes.set(b, bytes.length);
+    this.stats.cacheBytes += bytes.length;
+    this.stats.translated++;
+    this.stats.compileMs += performance.now() - t0;
+    return { key: cpu.nativeKey(), count: t.count, run: instance.exports.run as () => number };
+  }
+
+  dropped(b: Block): void {
+    const n = this.sizes.get(b);
+    if (n !== undefined) {
+      this.stats.cacheBytes -= n;
+      this.sizes.delete(b);
+    }
+  }
+}
+
+/** The translating engine. Its state and snapshots are the interpreter's. */
+export class JitVcpu implements Vcpu {
+  readonly cpu: Cpu;
+  private readonly translator: Translator;
+
+  constructor(opts: VcpuOptions & JitOptions) {
+    const memory = opts.area.memory;
+    if (!memory) throw new Error('the jit engine needs the machine\'s WebAssembly.Memory (VcpuOptions.area.memory)');
+    dispatch ??= buildDispatch();
+    index ??= buildDecodeIndex(OPCODE_TABLE);
+    this.translator = new Translator(memory as object, opts.area.offset, index, opts.threshold ?? DEFAULT_THRESHOLD,
+      opts.codeCacheBytes ?? DEFAULT_CODE_CACHE_BYTES, opts.area.buffer.byteLength);
+    this.cpu = new Cpu({ ram: opts.ram, area: opts.area, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: dispatch, translator: this.translator });
+    this.translator.attach(this.cpu);
+  }
+
+  run(maxInstructions: number): VmExit {
+    return this.cpu.run(maxInstructions);
+  }
+
+  get instructionsRetired(): number {
+    return this.cpu.instructionsRetired;
+  }
+
+  get stats(): JitStats {
+    return { ...this.translator.stats, nativeInstructions: this.cpu.nativeRetired };
+  }
+
+  memoryWritten(addr: number, length: number): void {
+    this.cpu.invalidateCode(addr, length);
+  }
+
+  traceLine(): string {
+    return this.cpu.traceLine();
+  }
+
+  saveState(): CpuState {
+    return this.cpu.saveState();
+  }
+
+  restoreState(state: unknown): void {
+    this.cpu.restoreState(state as CpuState);
+  }
+}

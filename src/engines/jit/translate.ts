@@ -1,0 +1,407 @@
+// Guest code to WebAssembly: the straight-line start of a decoded block becomes one
+// function over the machine's linear memory. Registers and the lazy-flag record are
+// read and written in the CPU area (src/cpu/layout.ts); guest memory is reached through
+// the software TLB inline, with a call to the interpreter's own access path on a miss,
+// an MMIO page, a page crossing or a misaligned access (which is where faults come
+// from). The instructions come from the shared decoder (src/cpu/decoder.ts); what the
+// flags mean stays in cpu.ts: generated code records the same lazy state
+// (op, operands, result, width) that alu.ts records, and never evaluates it.
+//
+// Covered, in 32-bit code with 32-bit operands and addresses and flat segments: MOV
+// (r/m, immediates), MOVZX/MOVSX, LEA, ADD/OR/AND/SUB/XOR/CMP/TEST in every form, INC,
+// DEC, PUSH/POP of registers, NOP. The first instruction outside that ends the
+// translation: the interpreter runs the rest of the block.
+import { SS } from '../../cpu/constants.ts';
+import { LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SUB, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
+import { decodeInstr, type Instr, type MemOperand } from '../../cpu/decoder.ts';
+import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
+import * as L from '../../cpu/layout.ts';
+import { BLOCK_VOID, Code, I32, Op } from './wasm.ts';
+
+/** What the generated code calls: the interpreter's access path (seg, offset), which faults and exits as it always does. */
+export const HELPERS = [
+  { name: 'rd8', params: 2, result: true },
+  { name: 'rd16', params: 2, result: true },
+  { name: 'rd32', params: 2, result: true },
+  /** Read for a read-modify-write: the write permission is checked first. */
+  { name: 'rmw8', params: 2, result: true },
+  { name: 'rmw32', params: 2, result: true },
+  /** Writes return 1 when the store went over the running block's page: the code stops after this instruction. */
+  { name: 'wr8', params: 3, result: true },
+  { name: 'wr16', params: 3, result: true },
+  { name: 'wr32', params: 3, result: true },
+  /** CF of the lazy-flag record in the area (INC and DEC keep it). */
+  { name: 'cf', params: 0, result: true },
+] as const;
+export type HelperName = (typeof HELPERS)[number]['name'];
+const H = Object.fromEntries(HELPERS.map((h, i) => [h.name, i])) as Record<HelperName, number>;
+
+/** The CPU's mode when the block is translated: the code is valid only in this mode (Cpu.nativeKey()). */
+export interface TranslationMode {
+  cpl: number;
+  segFastRead: number;
+  segFastWrite: number;
+  ss32: boolean;
+}
+
+// Locals of a block function.
+const OFF = 0; // a memory operand's offset (= linear address: flat segments)
+const E = 1; // TLB entry
+const A = 2;
+const B = 3;
+const R = 4;
+export const BLOCK_LOCALS = 5;
+
+/** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
+const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
+const ALU_ADD = 0;
+const ALU_OR = 1;
+const ALU_AND = 4;
+const ALU_SUB = 5;
+const ALU_XOR = 6;
+const ALU_CMP = 7;
+const TRANSLATED_ALU = new Set([ALU_ADD, ALU_OR, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP]);
+
+export interface Translation {
+  body: Code;
+  /** Instructions covered, from the block's start. */
+  count: number;
+}
+
+/**
+ * Translate the start of the block whose instructions end at `ends` (offsets from phys),
+ * decoding them again from RAM with the shared decoder. count 0: the first instruction
+ * is not covered.
+ */
+export function translateBlock(
+  index: DecodeIndex, mem: Uint8Array, phys: number, ends: readonly number[], area: number, mode: TranslationMode,
+): Translation {
+  const g = new Gen(area, mode);
+  let at = 0;
+  let count = 0;
+  for (let i = 0; i < ends.length; i++) {
+    const d = decodeInstr(index, mem, phys + at, ends[i] - at, true);
+    if (d === null || d.length !== ends[i] - at || !g.instruction(d, i)) break;
+    at = ends[i];
+    count++;
+  }
+  g.c.i32(count).op(Op.return);
+  return { body: g.c, count };
+}
+
+class Gen {
+  readonly c = new Code();
+  private readonly masks: { read: number; write: number };
+  private insn = 0;
+
+  constructor(private readonly area: number, private readonly mode: TranslationMode) {
+    this.masks = tlbMasks(mode.cpl);
+  }
+
+  // ---- registers and the lazy-flag record, in the CPU area
+
+  private reg32(r: number): void { this.c.i32(0).mem(Op.i32Load, this.area + L.OFF_REGS + r * 4, 2); }
+  /** Store the value on the stack (pushed after `addr` ran) into register r. */
+  private setReg32(r: number, value: () => void): void {
+    this.c.i32(0);
+    value();
+    this.c.mem(Op.i32Store, this.area + L.OFF_REGS + r * 4, 2);
+  }
+  private reg8(n: number): void { this.c.i32(0).mem(Op.i32Load8U, this.area + L.OFF_REGS + R8[n], 0); }
+  private setReg8(n: number, value: () => void): void {
+    this.c.i32(0);
+    value();
+    this.c.mem(Op.i32Store8, this.area + L.OFF_REGS + R8[n], 0);
+  }
+  private reg16(r: number): void { this.c.i32(0).mem(Op.i32Load16U, this.area + L.OFF_REGS + r * 4, 1); }
+
+  private storeArea(off: number, value: () => void): void {
+    this.c.i32(0);
+    value();
+    this.c.mem(Op.i32Store, this.area + off, 2);
+  }
+
+  /** The lazy-flag record alu.ts writes: setLazy(op, a, b, res, bits). */
+  private setLazy(op: number, a: () => void, b: () => void, res: () => void, bits: number): void {
+    this.storeArea(L.OFF_LZ_OP, () => this.c.i32(op));
+    this.storeArea(L.OFF_LZ_A, a);
+    this.storeArea(L.OFF_LZ_B, b);
+    this.storeArea(L.OFF_LZ_RES, res);
+    this.storeArea(L.OFF_LZ_BITS, () => this.c.i32(bits));
+  }
+
+  /** Before a call that can fault or exit: which instruction of the block this is. */
+  private markInsn(): void {
+    this.c.i32(0).i32(this.insn).mem(Op.i32Store, this.area + L.OFF_JIT_INSN, 2);
+  }
+
+  // ---- memory operands
+
+  /** The memory operand's offset into local OFF; false when its segment is not flat for this access. */
+  private address(m: MemOperand, write: boolean): boolean {
+    if (m.a16) return false;
+    const flat = write ? this.mode.segFastWrite : this.mode.segFastRead;
+    if (!(flat & (1 << m.seg))) return false;
+    const c = this.c;
+    c.i32(m.disp);
+    if (m.base >= 0) { this.reg32(m.base); c.op(Op.i32Add); }
+    if (m.index >= 0) { this.reg32(m.index); if (m.scale) c.i32(m.scale).op(Op.i32Shl); c.op(Op.i32Add); }
+    c.set(OFF);
+    return true;
+  }
+
+  /** TLB fast-path test for an access of len bytes at OFF: leaves the condition; the entry is in E. */
+  private tlbHit(len: number, mask: number): void {
+    const c = this.c;
+    c.get(OFF).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, this.area + L.OFF_TLB, 2).tee(E);
+    c.i32(mask).op(Op.i32And).i32(TLB_VALID).op(Op.i32Eq);
+    if (len > 1) c.get(OFF).i32(len - 1).op(Op.i32And).op(Op.i32Eqz).op(Op.i32And);
+  }
+
+  /** Push the value at OFF (len 1, 2, 4) of segment seg; rmw: check the write permission first. */
+  private load(seg: number, len: 1 | 2 | 4, rmw = false): void {
+    const c = this.c;
+    this.tlbHit(len, rmw ? this.masks.write : this.masks.read);
+    c.op(Op.if, I32);
+    c.get(E).i32(~0xfff).op(Op.i32And).get(OFF).op(Op.i32Xor);
+    c.mem(len === 4 ? Op.i32Load : len === 2 ? Op.i32Load16U : Op.i32Load8U, 0, len === 4 ? 2 : len === 2 ? 1 : 0);
+    c.op(Op.else);
+    this.markInsn();
+    c.i32(seg).get(OFF).call(rmw ? (len === 4 ? H.rmw32 : H.rmw8) : len === 4 ? H.rd32 : len === 2 ? H.rd16 : H.rd8);
+    c.op(Op.end);
+  }
+
+  /** Store local `v` at OFF; after a slow store over this block's page, return (this instruction done). */
+  private store(seg: number, len: 1 | 4, v: number): void {
+    const c = this.c;
+    this.tlbHit(len, this.masks.write);
+    c.op(Op.if, BLOCK_VOID);
+    c.get(E).i32(~0xfff).op(Op.i32And).get(OFF).op(Op.i32Xor).get(v);
+    c.mem(len === 4 ? Op.i32Store : Op.i32Store8, 0, len === 4 ? 2 : 0);
+    c.op(Op.else);
+    this.markInsn();
+    c.i32(seg).get(OFF).get(v).call(len === 4 ? H.wr32 : H.wr8);
+    c.op(Op.if, BLOCK_VOID).i32(this.insn + 1).op(Op.return).op(Op.end);
+    c.op(Op.end);
+  }
+
+  // ---- instructions
+
+  /** Emit one instruction; false when it is not covered (nothing emitted that matters: the caller stops). */
+  instruction(d: Instr, i: number): boolean {
+    this.insn = i;
+    if (!d.o32 || !d.a32 || d.rep !== 0 || d.lock || !d.entry) return false;
+    const op = d.opcode;
+    const m = d.mem;
+    const reg = (d.modrm >> 3) & 7;
+    const rm = d.modrm & 7;
+    const c = this.c;
+    if (op < 0x40 && (op & 7) < 6) {
+      const k = op >> 3;
+      if (!TRANSLATED_ALU.has(k)) return false;
+      const form = op & 7;
+      const bits = form === 0 || form === 2 || form === 4 ? 8 : 32;
+      switch (form) {
+        case 0: case 1: // E, G
+          return this.aluToE(k, bits, m, rm, () => (bits === 8 ? this.reg8(reg) : this.reg32(reg)));
+        case 2: case 3: // G, E
+          if (m) {
+            if (!this.address(m, false)) return false;
+            this.load(m.seg, bits === 8 ? 1 : 4);
+          } else if (bits === 8) this.reg8(rm); else this.reg32(rm);
+          c.set(B);
+          if (bits === 8) this.reg8(reg); else this.reg32(reg);
+          c.set(A);
+          this.alu(k, bits);
+          if (k !== ALU_CMP) this.setReg(bits, reg, R);
+          return true;
+        case 4:
+          this.reg8(0); c.set(A).i32(d.imm).set(B);
+          this.alu(k, 8);
+          if (k !== ALU_CMP) this.setReg(8, 0, R);
+          return true;
+        default:
+          this.reg32(0); c.set(A).i32(d.imm).set(B);
+          this.alu(k, 32);
+          if (k !== ALU_CMP) this.setReg(32, 0, R);
+          return true;
+      }
+    }
+    if (op >= 0x40 && op < 0x50) {
+      const r = op & 7;
+      const isInc = op < 0x48;
+      // lzCarry = CF before, as inc()/dec() record it.
+      this.storeArea(L.OFF_LZ_CARRY, () => c.call(H.cf));
+      this.reg32(r); c.set(A);
+      c.get(A).i32(1).op(isInc ? Op.i32Add : Op.i32Sub).set(R);
+      this.setLazy(isInc ? LZ_INC : LZ_DEC, () => c.get(A), () => c.i32(1), () => c.get(R), 32);
+      this.setReg32(r, () => c.get(R));
+      return true;
+    }
+    if (op >= 0x50 && op < 0x58) {
+      if (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
+      this.reg32(op & 7); c.set(A);
+      this.reg32(4); c.i32(4).op(Op.i32Sub).set(OFF);
+      this.store(SS, 4, A);
+      this.setReg32(4, () => c.get(OFF));
+      return true;
+    }
+    if (op >= 0x58 && op < 0x60) {
+      if (!this.mode.ss32 || !(this.mode.segFastRead & (1 << SS))) return false;
+      this.reg32(4); c.set(OFF);
+      this.load(SS, 4);
+      c.set(A);
+      this.setReg32(4, () => c.get(OFF).i32(4).op(Op.i32Add));
+      this.setReg32(op & 7, () => c.get(A));
+      return true;
+    }
+    if (op >= 0xb0 && op < 0xb8) {
+      this.setReg8(op & 7, () => c.i32(d.imm));
+      return true;
+    }
+    if (op >= 0xb8 && op < 0xc0) {
+      this.setReg32(op & 7, () => c.i32(d.imm));
+      return true;
+    }
+    switch (op) {
+      case 0x80: case 0x81: case 0x83: {
+        if (!TRANSLATED_ALU.has(reg)) return false;
+        const v = op === 0x83 ? (d.imm << 24) >> 24 : d.imm;
+        return this.aluToE(reg, op === 0x80 ? 8 : 32, m, rm, () => c.i32(v));
+      }
+      case 0x84: case 0x85: {
+        const bits = op === 0x84 ? 8 : 32;
+        if (m) {
+          if (!this.address(m, false)) return false;
+          this.load(m.seg, bits === 8 ? 1 : 4);
+        } else if (bits === 8) this.reg8(rm); else this.reg32(rm);
+        if (bits === 8) this.reg8(reg); else this.reg32(reg);
+        c.op(Op.i32And).set(R);
+        // test records (LOGIC, r, 0, r), as its handler does.
+        this.setLazy(LZ_LOGIC, () => c.get(R), () => c.i32(0), () => c.get(R), bits);
+        return true;
+      }
+      case 0x88: case 0x89: {
+        const bits = op === 0x88 ? 8 : 32;
+        if (!m) {
+          if (bits === 8) this.setReg8(rm, () => this.reg8(reg)); else this.setReg32(rm, () => this.reg32(reg));
+          return true;
+        }
+        if (!this.address(m, true)) return false;
+        if (bits === 8) this.reg8(reg); else this.reg32(reg);
+        c.set(A);
+        this.store(m.seg, bits === 8 ? 1 : 4, A);
+        return true;
+      }
+      case 0x8a: case 0x8b: {
+        const bits = op === 0x8a ? 8 : 32;
+        if (m) {
+          if (!this.address(m, false)) return false;
+          this.load(m.seg, bits === 8 ? 1 : 4);
+        } else if (bits === 8) this.reg8(rm); else this.reg32(rm);
+        c.set(A);
+        this.setReg(bits, reg, A);
+        return true;
+      }
+      case 0x8d:
+        if (!m || m.a16) return false;
+        // The offset only: no segment, no access.
+        c.i32(m.disp);
+        if (m.base >= 0) { this.reg32(m.base); c.op(Op.i32Add); }
+        if (m.index >= 0) { this.reg32(m.index); if (m.scale) c.i32(m.scale).op(Op.i32Shl); c.op(Op.i32Add); }
+        c.set(A);
+        this.setReg32(reg, () => c.get(A));
+        return true;
+      case 0x90:
+        return true;
+      case 0xc6: case 0xc7: {
+        const bits = op === 0xc6 ? 8 : 32;
+        if (!m) {
+          if (bits === 8) this.setReg8(rm, () => c.i32(d.imm)); else this.setReg32(rm, () => c.i32(d.imm));
+          return true;
+        }
+        if (!this.address(m, true)) return false;
+        c.i32(d.imm).set(A);
+        this.store(m.seg, bits === 8 ? 1 : 4, A);
+        return true;
+      }
+      case 0x0fb6: case 0x0fbe: case 0x0fb7: case 0x0fbf: {
+        const word = op === 0x0fb7 || op === 0x0fbf;
+        const signed = op === 0x0fbe || op === 0x0fbf;
+        if (m) {
+          if (!this.address(m, false)) return false;
+          this.load(m.seg, word ? 2 : 1);
+        } else if (word) this.reg16(rm); else this.reg8(rm);
+        if (signed) c.i32(word ? 16 : 24).op(Op.i32Shl).i32(word ? 16 : 24).op(Op.i32ShrS);
+        c.set(A);
+        this.setReg32(reg, () => c.get(A));
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  private setReg(bits: number, r: number, local: number): void {
+    if (bits === 8) this.setReg8(r, () => this.c.get(local));
+    else this.setReg32(r, () => this.c.get(local));
+  }
+
+  /** ALU k with destination E (register rm or memory m) and source `src`. */
+  private aluToE(k: number, bits: number, m: MemOperand | null, rm: number, src: () => void): boolean {
+    const c = this.c;
+    if (!m) {
+      if (bits === 8) this.reg8(rm); else this.reg32(rm);
+      c.set(A);
+      src();
+      c.set(B);
+      this.alu(k, bits);
+      if (k !== ALU_CMP) this.setReg(bits, rm, R);
+      return true;
+    }
+    const len = bits === 8 ? 1 : 4;
+    if (k === ALU_CMP) {
+      if (!this.address(m, false)) return false;
+      src();
+      c.set(B);
+      this.load(m.seg, len);
+      c.set(A);
+      this.alu(k, bits);
+      return true;
+    }
+    if (!this.address(m, true)) return false;
+    src();
+    c.set(B);
+    this.load(m.seg, len as 1 | 4, true);
+    c.set(A);
+    this.aluResult(k, bits);
+    this.store(m.seg, len as 1 | 4, R);
+    this.lazyFor(k, bits);
+    return true;
+  }
+
+  /** R = A op B, and the lazy record (as alu() does). */
+  private alu(k: number, bits: number): void {
+    this.aluResult(k, bits);
+    this.lazyFor(k, bits);
+  }
+
+  private aluResult(k: number, _bits: number): void {
+    const c = this.c;
+    c.get(A).get(B);
+    switch (k) {
+      case ALU_ADD: c.op(Op.i32Add); break;
+      case ALU_OR: c.op(Op.i32Or); break;
+      case ALU_AND: c.op(Op.i32And); break;
+      case ALU_XOR: c.op(Op.i32Xor); break;
+      default: c.op(Op.i32Sub); break; // SUB, CMP
+    }
+    c.set(R);
+  }
+
+  private lazyFor(k: number, bits: number): void {
+    const c = this.c;
+    const lz = k === ALU_ADD ? LZ_ADD : k === ALU_SUB || k === ALU_CMP ? LZ_SUB : LZ_LOGIC;
+    this.setLazy(lz, () => c.get(A), () => c.get(B), () => c.get(R), bits);
+  }
+}

@@ -1,0 +1,265 @@
+// Lockstep: the jit engine and the interpreter run the same generated program from the
+// same state, side by side, and after every run() (random budgets, so the boundaries
+// fall anywhere) their exits, their whole CPU state and, at the end, their RAM must be
+// the same. The programs are loops of the instructions the translator covers, mixed
+// with some it does not, in paged protected mode at CPL 0 and 3, with:
+// - memory operands that cross pages, are misaligned, or land on read-only,
+//   supervisor-only, not-present and MMIO pages (faults and exits inside a block);
+// - stores over the loop's own code (self-modifying code);
+// - interrupts raised between runs;
+// - a loop body that crosses a page boundary.
+import { JitVcpu } from '../../src/engines/jit/jit-vcpu.ts';
+import { InterpVcpu } from '../../src/engines/interp/interp-vcpu.ts';
+import { GuestMemory } from '../../src/memory/guest-memory.ts';
+import { CPU_AREA_BYTES } from '../../src/cpu/layout.ts';
+import type { CpuState } from '../../src/cpu/state.ts';
+import type { Vcpu, VmExit } from '../../src/engines/vcpu.ts';
+import { CR0_ET, CR0_PE, CR0_PG, CR0_WP, FLAG_FIXED, FLAG_IF } from '../../src/cpu/constants.ts';
+import { Rng } from './rng.ts';
+
+const RAM = 1 << 20;
+const GDT = 0x1000;
+const IDT = 0x1800;
+const TSS = 0x2000;
+const PD = 0x3000;
+const PT = 0x4000;
+const HANDLERS = 0x5000;
+const KSTACK = 0x9000;
+const CODE = 0x10f00; // the loop crosses into the next page
+const DATA = 0x20000;
+const RO = 0x21000;
+const SUPER = 0x22000;
+const ABSENT = 0x23000;
+const MMIO = 0x24000;
+const SAFE = 0x25800;
+const USTACK = 0x30f00;
+const MMIO_PHYS = 0x200000;
+/** Vectors that push an error code. */
+const WITH_ERROR = new Set([8, 10, 11, 12, 13, 14, 17]);
+
+function d32(out: number[], v: number): void {
+  out.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+}
+
+/** Destination registers: EAX, EDX, EDI, EBP (ECX counts the loop, EBX and ESI address memory, ESP is the stack). */
+const DEST = [0, 2, 7, 5];
+
+/** A random loop body and the whole program around it; returns the code bytes. */
+function program(r: Rng): number[] {
+  const out: number[] = [];
+  out.push(0xb9); d32(out, r.range(20, 200)); // mov ecx, n
+  out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
+  out.push(0x31, 0xf6); // xor esi, esi
+  const loop = out.length;
+  const dst = () => (r.chance(0.05) ? r.pick([3, 6]) : r.pick(DEST));
+  const any = () => r.int(8);
+  /** A ModRM memory operand with reg field `reg`: [ebx + disp] or [ebx + esi*4 + disp]. */
+  const mem = (reg: number) => {
+    const target = r.pick([
+      () => r.int(0x100), // near SAFE
+      () => 0x7fe - r.int(4), // across the page end (SAFE is mid-page: 0x25800 + 0x7fe = 0x25ffe)
+      () => RO - SAFE + r.int(0x1000),
+      () => SUPER - SAFE + r.int(0x1000),
+      () => ABSENT - SAFE + r.int(0x1000),
+      () => MMIO - SAFE + r.int(0x1000),
+      () => DATA - SAFE + r.int(0x1000),
+    ])();
+    const disp = r.chance(0.7) ? r.int(0x100) - 0x80 : target;
+    const short = disp >= -128 && disp < 128;
+    if (r.chance(0.2)) {
+      out.push(((short ? 1 : 2) << 6) | (reg << 3) | 4, (2 << 6) | (6 << 3) | 3); // [ebx+esi*4+disp]
+    } else {
+      out.push(((short ? 1 : 2) << 6) | (reg << 3) | 3);
+    }
+    if (short) out.push(disp & 0xff); else d32(out, disp);
+  };
+  const pushes: number[] = [];
+  let smcTarget = -1;
+  const n = r.range(4, 40);
+  for (let i = 0; i < n; i++) {
+    switch (r.int(18)) {
+      case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
+      case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
+      case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
+      case 3: out.push((r.pick([0, 1, 4, 5, 6, 7]) << 3) | 3); mem(dst()); break; // alu r32, [m]
+      case 4: out.push((r.pick([0, 1, 2, 4, 5, 6, 7]) << 3) | r.pick([0, 1])); mem(any()); break; // alu [m], r
+      case 5: out.push(r.pick([0x81, 0x83, 0x80]), 0xc0 | (r.int(8) << 3) | dst()); if (out[out.length - 2] === 0x81) d32(out, r.u32()); else out.push(r.int(256)); break;
+      case 6: { const op = r.pick([0x80, 0x83, 0x81]); out.push(op); mem(r.int(8)); if (op === 0x81) d32(out, r.u32()); else out.push(r.int(256)); break; }
+      case 7: out.push(r.pick([0x84, 0x85]), 0xc0 | (any() << 3) | any()); break;
+      case 8: out.push(r.pick([0x85, 0x84])); mem(any()); break;
+      case 9: out.push(r.pick([0x89, 0x88])); mem(any()); break;
+      case 10: out.push(r.pick([0x8b, 0x8a])); mem(r.pick(DEST)); break;
+      case 11: out.push(0x0f, r.pick([0xb6, 0xb7, 0xbe, 0xbf])); mem(dst()); break;
+      case 12: out.push(0x8d); mem(dst()); break;
+      case 13: out.push(r.pick([0x40, 0x48]) + dst()); break;
+      case 14:
+        if (pushes.length && r.chance(0.5)) { pushes.pop(); out.push(0x58 + dst()); } else { pushes.push(1); out.push(0x50 + any()); }
+        break;
+      case 15: {
+        // mov eax, imm32 that a later store rewrites (self-modifying code)
+        out.push(0xb8); smcTarget = CODE + out.length; d32(out, r.u32());
+        break;
+      }
+      case 16:
+        if (smcTarget >= 0) { out.push(0x88, 0x15); d32(out, smcTarget + r.int(4)); } // mov [abs], dl
+        else out.push(0xc7, 0xc0 | dst()), d32(out, r.u32());
+        break;
+      default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated
+    }
+  }
+  for (const _ of pushes) out.push(0x58 + r.pick(DEST));
+  out.push(0x49); // dec ecx
+  out.push(0x0f, 0x85); d32(out, loop - (out.length + 4)); // jnz loop
+  out.push(0xeb, 0xfe); // jmp $ (the budget ends the case)
+  return out;
+}
+
+function buildMemory(memory: GuestMemory, code: number[]): void {
+  const dv = memory.view;
+  const seg = (sel: number, access: number, flags: number) => {
+    dv.setUint32(GDT + sel, 0x0000ffff, true);
+    dv.setUint32(GDT + sel + 4, (0xf << 16) | (access << 8) | (flags << 20), true);
+  };
+  seg(0x08, 0x9b, 0xc);
+  seg(0x10, 0x93, 0xc);
+  seg(0x18, 0xfb, 0xc);
+  seg(0x20, 0xf3, 0xc);
+  dv.setUint32(GDT + 0x28, 0x0067 | (TSS << 16), true);
+  dv.setUint32(GDT + 0x2c, ((TSS >>> 16) & 0xff) | (0x8b << 8), true);
+  dv.setUint32(TSS + 4, KSTACK, true);
+  dv.setUint32(TSS + 8, 0x10, true);
+  dv.setUint16(TSS + 0x66, 0x68, true);
+  for (let v = 0; v < 256; v++) {
+    const stub = HANDLERS + v * 16;
+    const bytes: number[] = [];
+    if (v < 32) {
+      if (WITH_ERROR.has(v)) bytes.push(0x83, 0xc4, 0x04); // add esp, 4
+      bytes.push(0xbb); d32(bytes, SAFE); // mov ebx, SAFE
+      bytes.push(0x31, 0xf6); // xor esi, esi
+    }
+    bytes.push(0xcf); // iretd
+    memory.u8.set(bytes, stub);
+    dv.setUint32(IDT + v * 8, (stub & 0xffff) | (0x08 << 16), true);
+    dv.setUint32(IDT + v * 8 + 4, (stub & 0xffff0000) | 0x8e00, true);
+  }
+  for (let p = 0; p < 1024; p++) dv.setUint32(PT + p * 4, p < RAM >>> 12 ? ((p << 12) | 7) >>> 0 : 0, true);
+  dv.setUint32(PT + (RO >>> 12) * 4, RO | 5, true);
+  dv.setUint32(PT + (SUPER >>> 12) * 4, SUPER | 3, true);
+  dv.setUint32(PT + (ABSENT >>> 12) * 4, 0, true);
+  dv.setUint32(PT + (MMIO >>> 12) * 4, MMIO_PHYS | 7, true);
+  dv.setUint32(PD, PT | 7, true);
+  for (let a = DATA; a < DATA + 0x8000; a += 4) if (a < ABSENT || a >= ABSENT + 0x1000) dv.setUint32(a, Math.imul(a, 0x9e3779b1), true);
+  memory.u8.set(code, CODE);
+}
+
+function startState(base: CpuState, cpl: 0 | 3): CpuState {
+  const s = structuredClone(base);
+  const seg = (sel: number, code: boolean) => ({ selector: sel, base: 0, limit: 0xffffffff, access: (code ? 0x9b : 0x93) | (cpl << 5) | 0xc000 });
+  const k = cpl === 3 ? 0x18 | 3 : 0x08;
+  const d = cpl === 3 ? 0x20 | 3 : 0x10;
+  s.segments = [seg(d, false), seg(k, true), seg(d, false), seg(d, false), seg(d, false), seg(d, false)];
+  s.gdt = { base: GDT, limit: 0x2f };
+  s.idt = { base: IDT, limit: 0x7ff };
+  s.tr = { selector: 0x28, base: TSS, limit: 0x67, access: 0x8b };
+  s.cr0 = CR0_PE | CR0_PG | CR0_WP | CR0_ET;
+  s.cr3 = PD;
+  s.cpl = cpl;
+  s.eip = CODE;
+  s.eflags = FLAG_FIXED | FLAG_IF;
+  s.regs = [0, 0, 0, 0, cpl === 3 ? USTACK : KSTACK - 0x100, 0, 0, 0];
+  return s;
+}
+
+export interface LockstepResult {
+  runs: number;
+  instructions: number;
+  nativeInstructions: number;
+  translated: number;
+  exits: Record<string, number>;
+  /** The first divergence, or null. */
+  divergence: string | null;
+}
+
+interface Side {
+  vcpu: Vcpu;
+  memory: GuestMemory;
+  intr: boolean;
+  mmioReads: number;
+}
+
+function side(make: (memory: GuestMemory, interrupts: { hasInterrupt(): boolean; acknowledge(): number }) => Vcpu): Side {
+  const memory = new GuestMemory(RAM, CPU_AREA_BYTES);
+  const s = { memory, intr: false, mmioReads: 0 } as Side;
+  s.vcpu = make(memory, { hasInterrupt: () => s.intr, acknowledge: () => { s.intr = false; return 0x20; } });
+  memory.onWrite((a, n) => s.vcpu.memoryWritten(a, n));
+  return s;
+}
+
+/** Answer an exit the same way on both sides: MMIO and port reads get values from the address and a count. */
+function answer(s: Side, e: VmExit): void {
+  if ((e.kind === 'mmio' || e.kind === 'io') && !e.isWrite) {
+    const at = e.kind === 'mmio' ? e.addr : e.port;
+    e.value = (Math.imul(at ^ s.mmioReads++, 0x2545f491) >>> 0) & (e.size === 1 ? 0xff : e.size === 2 ? 0xffff : 0xffffffff);
+  }
+}
+
+/** One lockstep case: seed and case index pick the program, the CPL and the run budgets. */
+export function lockstepCase(seed: number, index: number, runs = 300, threshold = 2): LockstepResult {
+  const r = Rng.forCase(seed, 'lockstep', index);
+  const code = program(r);
+  const cpl = index % 2 === 0 ? 0 : 3;
+  const interp = side((memory, interrupts) => new InterpVcpu({
+    ram: memory.u8, area: { buffer: memory.wasm.buffer, memory: memory.wasm, offset: memory.engineAreaOffset }, interrupts, readTsc: () => 0,
+  }));
+  const jit = side((memory, interrupts) => new JitVcpu({
+    ram: memory.u8, area: { buffer: memory.wasm.buffer, memory: memory.wasm, offset: memory.engineAreaOffset }, interrupts, readTsc: () => 0, threshold,
+  }));
+  const start = startState(interp.vcpu.saveState() as CpuState, cpl);
+  for (const s of [interp, jit]) {
+    buildMemory(s.memory, code);
+    s.vcpu.restoreState(structuredClone(start));
+  }
+  const res: LockstepResult = { runs: 0, instructions: 0, nativeInstructions: 0, translated: 0, exits: {}, divergence: null };
+  for (let i = 0; i < runs; i++) {
+    const budget = r.chance(0.3) ? r.range(1, 8) : r.range(1, 400);
+    if (r.chance(0.05)) interp.intr = jit.intr = true;
+    const a = interp.vcpu.run(budget);
+    const b = jit.vcpu.run(budget);
+    res.runs++;
+    res.exits[a.kind] = (res.exits[a.kind] ?? 0) + 1;
+    const sa = JSON.stringify(interp.vcpu.saveState());
+    const sb = JSON.stringify(jit.vcpu.saveState());
+    if (JSON.stringify(a) !== JSON.stringify(b) || sa !== sb) {
+      res.divergence = `case ${index} (cpl ${cpl}), run ${i} (budget ${budget}):\n  interp exit ${JSON.stringify(a)}\n  jit    exit ${JSON.stringify(b)}\n${diffState(sa, sb)}`;
+      break;
+    }
+    answer(interp, a);
+    answer(jit, b);
+    if (a.kind === 'shutdown' || a.kind === 'error') break;
+  }
+  if (!res.divergence) {
+    const ma = interp.memory.u8;
+    const mb = jit.memory.u8;
+    for (let p = 0; p < RAM; p++) {
+      if (ma[p] !== mb[p]) {
+        res.divergence = `case ${index} (cpl ${cpl}): RAM differs first at 0x${p.toString(16)}: interp ${ma[p]}, jit ${mb[p]}`;
+        break;
+      }
+    }
+  }
+  res.instructions = interp.vcpu.instructionsRetired;
+  const st = (jit.vcpu as JitVcpu).stats;
+  res.nativeInstructions = st.nativeInstructions;
+  res.translated = st.translated;
+  return res;
+}
+
+function diffState(a: string, b: string): string {
+  const x = JSON.parse(a) as Record<string, unknown>;
+  const y = JSON.parse(b) as Record<string, unknown>;
+  const lines: string[] = [];
+  for (const k of Object.keys(x)) {
+    if (JSON.stringify(x[k]) !== JSON.stringify(y[k])) lines.push(`  ${k}: interp ${JSON.stringify(x[k])}, jit ${JSON.stringify(y[k])}`);
+  }
+  return lines.join('\n');
+}
