@@ -46,8 +46,12 @@ export interface Block {
 export interface NativeBlock {
   readonly key: number;
   readonly count: number;
-  readonly run: () => number;
+  /** Called with the block's EIP; returns the instructions completed, | NATIVE_BRANCHED when it wrote EIP (a branch). */
+  readonly run: (eip: number) => number;
 }
+
+/** In NativeBlock.run()'s result: EIP was written to the CPU area. */
+export const NATIVE_BRANCHED = 0x10000;
 
 /** A block without native code (one shape for every block). */
 export const NO_NATIVE: NativeBlock = { key: -1, count: 0, run: () => 0 };

@@ -17,7 +17,7 @@ import { X87 } from './fpu/x87.ts';
 import { switchTask } from './ops/task.ts';
 import type { FpuHost } from './fpu/host.ts';
 import type { Block, BlockDecoder, BlockTranslator, NativeBlock } from './blocks.ts';
-import { NO_NATIVE } from './blocks.ts';
+import { NATIVE_BRANCHED, NO_NATIVE } from './blocks.ts';
 import * as L from './layout.ts';
 import { decodeMem, memOffset, newMemOperand, readPrefixes, TOO_LONG } from './decoder.ts';
 import { cpuViews, privateCpuArea, type CpuArea } from './layout.ts';
@@ -1613,6 +1613,11 @@ export class Cpu implements FpuHost {
     return this.cpl | (this.segFastRead << 2) | (this.segFastWrite << 8) | (this.ss32 ? 1 << 14 : 0);
   }
 
+  /** Whether b is still the CPU's block for its address (not dropped or replaced). */
+  blockIsLive(b: Block): boolean {
+    return this.blockMap.get(b.phys) === b;
+  }
+
   /** True when a store just went over the running block's code: native code must stop after it. */
   get blockStopped(): boolean {
     return this.blockLimit === 0;
@@ -1635,7 +1640,7 @@ export class Cpu implements FpuHost {
     s[L.OFF_JIT_INSN >> 2] = 0;
     let done: number;
     try {
-      done = n.run();
+      done = n.run(eip);
     } catch (e) {
       const i = s[L.OFF_JIT_INSN >> 2];
       const at = i === 0 ? eip : (eip + b.ends[i - 1]) >>> 0;
@@ -1646,9 +1651,14 @@ export class Cpu implements FpuHost {
       throw e;
     }
     this.loadLazyFlags();
+    if (done & NATIVE_BRANCHED) {
+      done &= 0xffff;
+      this.eip = this.su32[L.OFF_EIP >> 2];
+    } else {
+      this.eip = (eip + b.ends[done - 1]) >>> 0;
+    }
     this.instructionsRetired += done;
     this.nativeRetired += done;
-    this.eip = (eip + b.ends[done - 1]) >>> 0;
     return done;
   }
 

@@ -1,3 +1,6 @@
+import { GuestMemory } from '../../src/memory/guest-memory.ts';
+import { CPU_AREA_BYTES } from '../../src/cpu/layout.ts';
+import { JitVcpu } from '../../src/engines/jit/jit-vcpu.ts';
 import { Cpu } from '../../src/cpu/cpu.ts';
 import {
   CR0_AM, CR0_ET, CR4_OSFXSR, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CS, DS, ES, ESP, FLAG_FIXED, FLAG_IF, FS, GS, SS,
@@ -72,7 +75,12 @@ export interface InterpMachineOptions {
   blocks?: boolean;
   /** See CpuOptions.smcCooldown. */
   smcCooldown?: number;
+  /** The engine: interp (default), or jit (the same CPU with the translator attached); LILYVM_ENGINE sets the default. */
+  engine?: 'interp' | 'jit';
 }
+
+/** The engine the CPU tests run on: LILYVM_ENGINE=jit runs them under the translator. */
+export const TEST_ENGINE: 'interp' | 'jit' = process.env.LILYVM_ENGINE === 'jit' ? 'jit' : 'interp';
 
 const noInterrupts = { hasInterrupt: () => false, acknowledge: () => 0 };
 
@@ -102,9 +110,19 @@ export class InterpMachine {
     if (this.dataSize > 64 << 20) throw new Error('data window larger than 64 MiB');
     this.dataPhys = CODE_PHYS + this.codeSize;
     this.lowPhys = this.dataPhys + this.dataSize;
-    this.ram = new Uint8Array(this.lowPhys + LOW_SIZE + 0x1000);
-    this.view = new DataView(this.ram.buffer);
-    this.cpu = new Cpu({ ram: this.ram, interrupts: noInterrupts, readTsc: () => 0, ops: buildDispatch(opts.table), blocks: opts.blocks, smcCooldown: opts.smcCooldown });
+    const ramSize = (this.lowPhys + LOW_SIZE + 0x1000 + 0xfff) & ~0xfff;
+    const ops = buildDispatch(opts.table);
+    if ((opts.engine ?? TEST_ENGINE) === 'jit') {
+      const memory = new GuestMemory(ramSize, CPU_AREA_BYTES);
+      this.ram = memory.u8;
+      const area = { buffer: memory.wasm.buffer, memory: memory.wasm, offset: memory.engineAreaOffset };
+      // Threshold 1: translate at the first run, so that short test programs run as native code.
+      this.cpu = new JitVcpu({ ram: this.ram, area, interrupts: noInterrupts, readTsc: () => 0, ops, smcCooldown: opts.smcCooldown, threshold: 1 }).cpu;
+    } else {
+      this.ram = new Uint8Array(ramSize);
+      this.cpu = new Cpu({ ram: this.ram, interrupts: noInterrupts, readTsc: () => 0, ops, blocks: opts.blocks, smcCooldown: opts.smcCooldown });
+    }
+    this.view = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.length);
     this.buildTables();
   }
 

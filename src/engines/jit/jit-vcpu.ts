@@ -3,7 +3,7 @@
 // (translate.ts), compiled at once and run by the CPU's block loop from then on while the
 // mode it was made for holds. Faults, I/O and MMIO inside it go through the interpreter's
 // own access path, so they leave the state and the VmExit the interpreter would.
-import { Cpu } from '../../cpu/cpu.ts';
+import { Cpu, type CpuOptions } from '../../cpu/cpu.ts';
 import type { CpuState } from '../../cpu/state.ts';
 import { buildDispatch, OPCODE_TABLE } from '../../cpu/table/index.ts';
 import { buildDecodeIndex, type DecodeIndex } from '../../cpu/table/decode-index.ts';
@@ -11,16 +11,21 @@ import { NO_NATIVE, type Block, type BlockTranslator, type NativeBlock } from '.
 import type { Vcpu, VmExit } from '../vcpu.ts';
 import type { VcpuOptions } from '../registry.ts';
 import { BLOCK_LOCALS, HELPERS, translateBlock, type HelperName } from './translate.ts';
-import { encodeModule, I32 } from './wasm.ts';
+import { Code, encodeModule, I32 } from './wasm.ts';
 
 /** Runs of a block before it is translated. */
 export const DEFAULT_THRESHOLD = 50;
+/** Blocks compiled together into one module. */
+const BATCH = 64;
 /** Bound of the code cache (bytes of WebAssembly), after which every translation is dropped (as QEMU's tb_flush). */
 export const DEFAULT_CODE_CACHE_BYTES = 64 << 20;
 
 export interface JitOptions {
   threshold?: number;
   codeCacheBytes?: number;
+  /** For tests: dispatch tables (default: the opcode table's) and the CPU's SMC cooldown. */
+  ops?: CpuOptions['ops'];
+  smcCooldown?: number;
 }
 
 /** Figures for benchmarks and tests. */
@@ -33,6 +38,8 @@ export interface JitStats {
   /** Bytes of WebAssembly now in the code cache, and its bound. */
   cacheBytes: number;
   cacheLimit: number;
+  /** WebAssembly modules compiled (each holds up to BATCH blocks). */
+  modules: number;
   /** Times the cache filled up and was emptied. */
   flushes: number;
   /** Host milliseconds spent translating and compiling. */
@@ -52,6 +59,7 @@ class Translator implements BlockTranslator {
   cpu!: Cpu;
   private helpers!: Record<HelperName, (...args: number[]) => number>;
   private readonly sizes = new WeakMap<Block, number>();
+  private pending: { block: Block; body: Code; count: number; key: number }[] = [];
   readonly stats: JitStats;
   private readonly pages: number;
 
@@ -64,7 +72,7 @@ class Translator implements BlockTranslator {
     byteLength: number,
   ) {
     this.pages = byteLength / 65536;
-    this.stats = { translated: 0, untranslatable: 0, nativeInstructions: 0, cacheBytes: 0, cacheLimit, flushes: 0, compileMs: 0 };
+    this.stats = { translated: 0, untranslatable: 0, nativeInstructions: 0, cacheBytes: 0, cacheLimit, modules: 0, flushes: 0, compileMs: 0 };
   }
 
   attach(cpu: Cpu): void {
@@ -80,9 +88,14 @@ class Translator implements BlockTranslator {
       wr16: (seg, off, v) => { c.write16(c.linear(seg, off, 2, true), v & 0xffff); return c.blockStopped ? 1 : 0; },
       wr32: (seg, off, v) => { c.write32(c.linear(seg, off, 4, true), v); return c.blockStopped ? 1 : 0; },
       cf: () => { c.loadLazyFlags(); return c.getCF(); },
+      cc: (n) => { c.loadLazyFlags(); return c.testCC(n) ? 1 : 0; },
     };
   }
 
+  /**
+   * Generate b's code now and queue it: blocks are compiled BATCH at a time, one module
+   * each (a module has a fixed cost of its own), and when run() returns.
+   */
   translate(b: Block): NativeBlock {
     if (!b.cs32) return NO_NATIVE;
     const t0 = performance.now();
@@ -92,26 +105,44 @@ class Translator implements BlockTranslator {
     });
     if (t.count === 0) {
       this.stats.untranslatable++;
-      this.stats.compileMs += performance.now() - t0;
-      return NO_NATIVE;
+    } else {
+      this.pending.push({ block: b, body: t.body, count: t.count, key: cpu.nativeKey() });
     }
+    this.stats.compileMs += performance.now() - t0;
+    if (this.pending.length >= BATCH) this.compilePending();
+    return NO_NATIVE;
+  }
+
+  /** Compile the queued blocks that are still live into one module and give them their code. */
+  compilePending(): void {
+    const cpu = this.cpu;
+    const live = this.pending.filter((p) => cpu.blockIsLive(p.block) && p.block.native === NO_NATIVE);
+    this.pending = [];
+    if (live.length === 0) return;
+    const t0 = performance.now();
     const bytes = encodeModule({
       imports: HELPERS.map((h) => ({ module: 'h', name: h.name, type: { params: new Array(h.params).fill(I32), results: h.result ? [I32] : [] } })),
       memory: { module: 'env', name: 'memory', pages: this.pages },
-      functions: [{ type: { params: [], results: [I32] }, locals: BLOCK_LOCALS, body: t.body, exportName: 'run' }],
+      functions: live.map((p, i) => ({ type: { params: [I32], results: [I32] }, locals: BLOCK_LOCALS, body: p.body, exportName: `b${i}` })),
     });
     if (this.stats.cacheBytes + bytes.length > this.stats.cacheLimit) {
       // Full: drop every translation (and the decoded blocks with them) and start again.
       this.stats.flushes++;
       cpu.invalidateAllCode();
       this.stats.cacheBytes = 0;
+      this.stats.compileMs += performance.now() - t0;
+      return;
     }
     const instance = new WA.Instance(new WA.Module(bytes), { env: { memory: this.memory }, h: this.helpers });
-    this.sizes.set(b, bytes.length);
-    this.stats.cacheBytes += bytes.length;
-    this.stats.translated++;
+    const share = Math.ceil(bytes.length / live.length);
+    live.forEach((p, i) => {
+      p.block.native = { key: p.key, count: p.count, run: instance.exports[`b${i}`] as (eip: number) => number };
+      this.sizes.set(p.block, share);
+    });
+    this.stats.cacheBytes += share * live.length;
+    this.stats.translated += live.length;
+    this.stats.modules++;
     this.stats.compileMs += performance.now() - t0;
-    return { key: cpu.nativeKey(), count: t.count, run: instance.exports.run as () => number };
   }
 
   dropped(b: Block): void {
@@ -135,12 +166,16 @@ export class JitVcpu implements Vcpu {
     index ??= buildDecodeIndex(OPCODE_TABLE);
     this.translator = new Translator(memory as object, opts.area.offset, index, opts.threshold ?? DEFAULT_THRESHOLD,
       opts.codeCacheBytes ?? DEFAULT_CODE_CACHE_BYTES, opts.area.buffer.byteLength);
-    this.cpu = new Cpu({ ram: opts.ram, area: opts.area, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: dispatch, translator: this.translator });
+    this.cpu = new Cpu({
+      ram: opts.ram, area: opts.area, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: opts.ops ?? dispatch, smcCooldown: opts.smcCooldown, translator: this.translator,
+    });
     this.translator.attach(this.cpu);
   }
 
   run(maxInstructions: number): VmExit {
-    return this.cpu.run(maxInstructions);
+    const exit = this.cpu.run(maxInstructions);
+    this.translator.compilePending();
+    return exit;
   }
 
   get instructionsRetired(): number {

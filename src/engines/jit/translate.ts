@@ -11,8 +11,9 @@
 // (r/m, immediates), MOVZX/MOVSX, LEA, ADD/OR/AND/SUB/XOR/CMP/TEST in every form, INC,
 // DEC, PUSH/POP of registers, NOP. The first instruction outside that ends the
 // translation: the interpreter runs the rest of the block.
-import { SS } from '../../cpu/constants.ts';
+import { CS, SS } from '../../cpu/constants.ts';
 import { LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SUB, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
+import { NATIVE_BRANCHED } from '../../cpu/blocks.ts';
 import { decodeInstr, type Instr, type MemOperand } from '../../cpu/decoder.ts';
 import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
 import * as L from '../../cpu/layout.ts';
@@ -32,7 +33,10 @@ export const HELPERS = [
   { name: 'wr32', params: 3, result: true },
   /** CF of the lazy-flag record in the area (INC and DEC keep it). */
   { name: 'cf', params: 0, result: true },
+  /** Condition code n (Jcc's low nibble) of the lazy-flag record in the area: Cpu.testCC. */
+  { name: 'cc', params: 1, result: true },
 ] as const;
+
 export type HelperName = (typeof HELPERS)[number]['name'];
 const H = Object.fromEntries(HELPERS.map((h, i) => [h.name, i])) as Record<HelperName, number>;
 
@@ -44,12 +48,15 @@ export interface TranslationMode {
   ss32: boolean;
 }
 
-// Locals of a block function.
-const OFF = 0; // a memory operand's offset (= linear address: flat segments)
+// Locals of a block function: its parameter, the block's EIP, then scratch.
+const EIP = 0;
+const OFF = 5; // a memory operand's offset (= linear address: flat segments)
 const E = 1; // TLB entry
 const A = 2;
 const B = 3;
 const R = 4;
+// (local 5 is OFF)
+/** Locals besides the parameter. */
 export const BLOCK_LOCALS = 5;
 
 /** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
@@ -81,7 +88,12 @@ export function translateBlock(
   let count = 0;
   for (let i = 0; i < ends.length; i++) {
     const d = decodeInstr(index, mem, phys + at, ends[i] - at, true);
-    if (d === null || d.length !== ends[i] - at || !g.instruction(d, i)) break;
+    if (d === null || d.length !== ends[i] - at) break;
+    if (d.entry?.blockEnd) {
+      if (g.branch(d, i, ends[i])) count++;
+      break;
+    }
+    if (!g.instruction(d, i)) break;
     at = ends[i];
     count++;
   }
@@ -183,6 +195,56 @@ class Gen {
     c.i32(seg).get(OFF).get(v).call(len === 4 ? H.wr32 : H.wr8);
     c.op(Op.if, BLOCK_VOID).i32(this.insn + 1).op(Op.return).op(Op.end);
     c.op(Op.end);
+  }
+
+  // ---- branches (the last instruction of a block)
+
+  /** EIP := EIP of the block + `end` + rel (the target of a relative branch ending at `end`), and return. */
+  private jumpRel(end: number, rel: number): void {
+    this.storeArea(L.OFF_EIP, () => this.c.get(EIP).i32((end + rel) | 0).op(Op.i32Add));
+    this.c.i32((this.insn + 1) | NATIVE_BRANCHED).op(Op.return);
+  }
+
+  /** A block-ending instruction; false when not covered (the interpreter runs it). */
+  branch(d: Instr, i: number, end: number): boolean {
+    this.insn = i;
+    // Targets are checked against the CS limit by the interpreter; a flat CS has none to check.
+    if (!d.o32 || d.rep !== 0 || d.lock || !(this.mode.segFastRead & (1 << CS))) return false;
+    const op = d.opcode;
+    const c = this.c;
+    if ((op >= 0x70 && op < 0x80) || (op >= 0x0f80 && op < 0x0f90)) {
+      c.i32(op & 15).call(H.cc).op(Op.if, BLOCK_VOID);
+      this.jumpRel(end, d.imm);
+      c.op(Op.end);
+      return true; // not taken: falls through, as the count returned after it says
+    }
+    switch (op) {
+      case 0xe9: case 0xeb:
+        this.jumpRel(end, d.imm);
+        return true;
+      case 0xe8: {
+        if (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
+        // push the return address, then jump
+        c.get(EIP).i32(end).op(Op.i32Add).set(A);
+        this.reg32(4); c.i32(4).op(Op.i32Sub).set(OFF);
+        this.store(SS, 4, A);
+        this.setReg32(4, () => c.get(OFF));
+        this.jumpRel(end, d.imm);
+        return true;
+      }
+      case 0xc3: {
+        if (!this.mode.ss32 || !(this.mode.segFastRead & (1 << SS))) return false;
+        this.reg32(4); c.set(OFF);
+        this.load(SS, 4);
+        c.set(A);
+        this.setReg32(4, () => c.get(OFF).i32(4).op(Op.i32Add));
+        this.storeArea(L.OFF_EIP, () => c.get(A));
+        c.i32((this.insn + 1) | NATIVE_BRANCHED).op(Op.return);
+        return true;
+      }
+      default:
+        return false;
+    }
   }
 
   // ---- instructions
