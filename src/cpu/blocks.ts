@@ -60,8 +60,8 @@ export const NO_NATIVE: NativeBlock = { key: -1, count: 0, run: () => 0 };
 export interface BlockTranslator {
   /** Runs of a block before it is translated. */
   readonly threshold: number;
-  /** Native code for b, or NO_NATIVE when its first instruction cannot be translated. */
-  translate(b: Block): NativeBlock;
+  /** b reached the threshold: give it native code (b.native), now or later, or leave it without. */
+  translate(b: Block): void;
   /** The CPU dropped b (its page was written): forget its native code. */
   dropped(b: Block): void;
 }

@@ -1568,12 +1568,12 @@ export class Cpu implements FpuHost {
           let start = eip;
           let i = 0;
           if (this.translator !== null) {
+            // At the threshold the translator may give the block native code at once (or later, in a batch).
+            if (b.native === NO_NATIVE && ++b.runs === this.translator.threshold) this.translator.translate(b);
             const n = b.native;
             if (n.key === this.nativeKey()) {
               i = this.runNative(b, n, eip);
               start = this.eip;
-            } else if (n === NO_NATIVE && ++b.runs === this.translator.threshold) {
-              b.native = this.translator.translate(b);
             }
           }
           for (; i < this.blockLimit; i++) {

@@ -101,7 +101,8 @@ function program(r: Rng): number[] {
         break;
       }
       case 16:
-        if (smcTarget >= 0) { out.push(0x88, 0x15); d32(out, smcTarget + r.int(4)); } // mov [abs], dl
+        if (smcTarget >= 0 && r.chance(0.5)) { out.push(0x88, 0x15); d32(out, smcTarget + r.int(4)); } // mov [abs], dl
+        else if (smcTarget >= 0) { out.push(0x83, 0x05); d32(out, smcTarget); out.push(r.int(256)); } // add dword [abs], imm8: flags and a store over code
         else out.push(0xc7, 0xc0 | dst()), d32(out, r.u32());
         break;
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated

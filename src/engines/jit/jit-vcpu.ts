@@ -7,7 +7,7 @@ import { Cpu, type CpuOptions } from '../../cpu/cpu.ts';
 import type { CpuState } from '../../cpu/state.ts';
 import { buildDispatch, OPCODE_TABLE } from '../../cpu/table/index.ts';
 import { buildDecodeIndex, type DecodeIndex } from '../../cpu/table/decode-index.ts';
-import { NO_NATIVE, type Block, type BlockTranslator, type NativeBlock } from '../../cpu/blocks.ts';
+import { NO_NATIVE, type Block, type BlockTranslator } from '../../cpu/blocks.ts';
 import type { Vcpu, VmExit } from '../vcpu.ts';
 import type { VcpuOptions } from '../registry.ts';
 import { BLOCK_LOCALS, HELPERS, translateBlock, type HelperName } from './translate.ts';
@@ -22,6 +22,8 @@ export const DEFAULT_CODE_CACHE_BYTES = 64 << 20;
 
 export interface JitOptions {
   threshold?: number;
+  /** Blocks compiled together into one module (default 64). */
+  batch?: number;
   codeCacheBytes?: number;
   /** For tests: dispatch tables (default: the opcode table's) and the CPU's SMC cooldown. */
   ops?: CpuOptions['ops'];
@@ -68,6 +70,7 @@ class Translator implements BlockTranslator {
     private readonly areaOffset: number,
     private readonly index: DecodeIndex,
     readonly threshold: number,
+    private readonly batch: number,
     cacheLimit: number,
     byteLength: number,
   ) {
@@ -96,8 +99,8 @@ class Translator implements BlockTranslator {
    * Generate b's code now and queue it: blocks are compiled BATCH at a time, one module
    * each (a module has a fixed cost of its own), and when run() returns.
    */
-  translate(b: Block): NativeBlock {
-    if (!b.cs32) return NO_NATIVE;
+  translate(b: Block): void {
+    if (!b.cs32) return;
     const t0 = performance.now();
     const cpu = this.cpu;
     const t = translateBlock(this.index, cpu.mem8, b.phys, b.ends, this.areaOffset, {
@@ -109,8 +112,7 @@ class Translator implements BlockTranslator {
       this.pending.push({ block: b, body: t.body, count: t.count, key: cpu.nativeKey() });
     }
     this.stats.compileMs += performance.now() - t0;
-    if (this.pending.length >= BATCH) this.compilePending();
-    return NO_NATIVE;
+    if (this.pending.length >= this.batch) this.compilePending();
   }
 
   /** Compile the queued blocks that are still live into one module and give them their code. */
@@ -164,7 +166,7 @@ export class JitVcpu implements Vcpu {
     if (!memory) throw new Error('the jit engine needs the machine\'s WebAssembly.Memory (VcpuOptions.area.memory)');
     dispatch ??= buildDispatch();
     index ??= buildDecodeIndex(OPCODE_TABLE);
-    this.translator = new Translator(memory as object, opts.area.offset, index, opts.threshold ?? DEFAULT_THRESHOLD,
+    this.translator = new Translator(memory as object, opts.area.offset, index, opts.threshold ?? DEFAULT_THRESHOLD, opts.batch ?? BATCH,
       opts.codeCacheBytes ?? DEFAULT_CODE_CACHE_BYTES, opts.area.buffer.byteLength);
     this.cpu = new Cpu({
       ram: opts.ram, area: opts.area, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: opts.ops ?? dispatch, smcCooldown: opts.smcCooldown, translator: this.translator,

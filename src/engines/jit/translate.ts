@@ -56,8 +56,10 @@ const A = 2;
 const B = 3;
 const R = 4;
 // (local 5 is OFF)
+/** Set by a slow store that went over the running block's page: return after this instruction. */
+const STOP = 6;
 /** Locals besides the parameter. */
-export const BLOCK_LOCALS = 5;
+export const BLOCK_LOCALS = 6;
 
 /** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
 const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
@@ -93,7 +95,7 @@ export function translateBlock(
       if (g.branch(d, i, ends[i])) count++;
       break;
     }
-    if (!g.instruction(d, i)) break;
+    if (!g.emit(d, i)) break;
     at = ends[i];
     count++;
   }
@@ -105,6 +107,8 @@ class Gen {
   readonly c = new Code();
   private readonly masks: { read: number; write: number };
   private insn = 0;
+  /** The instruction being emitted has a store (which may set STOP). */
+  private stored = false;
 
   constructor(private readonly area: number, private readonly mode: TranslationMode) {
     this.masks = tlbMasks(mode.cpl);
@@ -192,9 +196,9 @@ class Gen {
     c.mem(len === 4 ? Op.i32Store : Op.i32Store8, 0, len === 4 ? 2 : 0);
     c.op(Op.else);
     this.markInsn();
-    c.i32(seg).get(OFF).get(v).call(len === 4 ? H.wr32 : H.wr8);
-    c.op(Op.if, BLOCK_VOID).i32(this.insn + 1).op(Op.return).op(Op.end);
+    c.i32(seg).get(OFF).get(v).call(len === 4 ? H.wr32 : H.wr8).set(STOP);
     c.op(Op.end);
+    this.stored = true;
   }
 
   // ---- branches (the last instruction of a block)
@@ -207,6 +211,13 @@ class Gen {
 
   /** A block-ending instruction; false when not covered (the interpreter runs it). */
   branch(d: Instr, i: number, end: number): boolean {
+    const mark = this.c.bytes.length;
+    if (this.branchCode(d, i, end)) return true;
+    this.c.bytes.length = mark;
+    return false;
+  }
+
+  private branchCode(d: Instr, i: number, end: number): boolean {
     this.insn = i;
     // Targets are checked against the CS limit by the interpreter; a flat CS has none to check.
     if (!d.o32 || d.rep !== 0 || d.lock || !(this.mode.segFastRead & (1 << CS))) return false;
@@ -249,8 +260,20 @@ class Gen {
 
   // ---- instructions
 
-  /** Emit one instruction; false when it is not covered (nothing emitted that matters: the caller stops). */
-  instruction(d: Instr, i: number): boolean {
+  /** Emit one instruction and, after a store, the stop check; false when it is not covered. */
+  emit(d: Instr, i: number): boolean {
+    this.stored = false;
+    const mark = this.c.bytes.length;
+    if (!this.instruction(d, i)) {
+      this.c.bytes.length = mark; // nothing of it stays
+      return false;
+    }
+    if (this.stored) this.c.get(STOP).op(Op.if, BLOCK_VOID).i32(i + 1).op(Op.return).op(Op.end);
+    return true;
+  }
+
+  /** Emit one instruction; false when it is not covered (emit() drops what it wrote). */
+  private instruction(d: Instr, i: number): boolean {
     this.insn = i;
     if (!d.o32 || !d.a32 || d.rep !== 0 || d.lock || !d.entry) return false;
     const op = d.opcode;
@@ -436,9 +459,9 @@ class Gen {
     c.set(B);
     this.load(m.seg, len as 1 | 4, true);
     c.set(A);
-    this.aluResult(k, bits);
+    // The flags are recorded before the store, as alu() records them before write32.
+    this.alu(k, bits);
     this.store(m.seg, len as 1 | 4, R);
-    this.lazyFor(k, bits);
     return true;
   }
 
