@@ -136,6 +136,11 @@ export class Vm {
     return this.node.machine.vcpu.instructionsRetired;
   }
 
+  /** The engine's own figures, when it has any (jit: blocks translated, instructions run as native code, code-cache bytes, compile ms). */
+  get engineStats(): Readonly<Record<string, number>> | undefined {
+    return this.node.machine.vcpu.stats;
+  }
+
   /** The console output kept so far (the last `outputLimit` characters). */
   get output(): string {
     return this.text;

@@ -34,6 +34,8 @@ export interface Vcpu {
   /** Plain-data state for snapshots; engine independent. */
   saveState(): unknown;
   restoreState(state: unknown): void;
+  /** Engine figures (a translator's cache and native share), for benchmarks and the curious. Optional. */
+  readonly stats?: Readonly<Record<string, number>>;
   /** One line for the instruction trace: the next instruction's address and bytes, and the registers. Optional. */
   traceLine?(): string;
   /**

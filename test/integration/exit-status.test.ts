@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_KERNEL } from '../../src/cli/main.ts';
 import { Vm } from '../../src/index.ts';
-import { noGuest, PROMPT, stoppedWithin } from './guest-session.ts';
+import { noGuest, PROMPT, stoppedWithin, TEST_ENGINE } from './guest-session.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'lilyvm.js');
 const dir = mkdtempSync(join(tmpdir(), 'lilyvm-exit-'));
@@ -45,7 +45,7 @@ test('a kernel panic exits with status 3 and the panic message (pvpanic)', { ski
 });
 
 test('reboot boots the guest again; with --no-reboot it exits with status 0', { skip: noGuest, timeout: 600_000 }, async () => {
-  const vm = Vm.boot({});
+  const vm = Vm.boot({ engine: TEST_ENGINE });
   try {
     await vm.waitFor('LilyVM guest ready', { timeoutMs: 180_000 });
     await vm.waitFor(PROMPT, { timeoutMs: 60_000 });

@@ -7,6 +7,9 @@ import type { StopReason } from '../../src/index.ts';
 // ash prints its prompt, then asks the terminal for the cursor position (ESC [ 6 n).
 export const PROMPT = /~ # (?:\x1b\[6n)?$/;
 
+/** The engine guest tests boot with: LILYVM_ENGINE=jit runs them under the translator. */
+export const TEST_ENGINE: 'interp' | 'jit' = process.env.LILYVM_ENGINE === 'jit' ? 'jit' : 'interp';
+
 /** A skip reason when the default guest is not built, else false. */
 export const noGuest: string | false = !existsSync(DEFAULT_KERNEL) && 'the default guest (guest/out/bzImage) is not built';
 
@@ -42,9 +45,9 @@ afterEach(async () => {
   live.clear();
 });
 
-/** Boot the default guest with these disks and wait for its shell prompt. */
-export async function bootToShell(disks: string[] = []): Promise<Vm> {
-  const vm = Vm.boot({ disks });
+/** Boot the default guest with these disks (on TEST_ENGINE unless told) and wait for its shell prompt. */
+export async function bootToShell(disks: string[] = [], engine: 'interp' | 'jit' = TEST_ENGINE): Promise<Vm> {
+  const vm = Vm.boot({ disks, engine });
   live.add(vm);
   await vm.waitFor('LilyVM guest ready', { timeoutMs: 180_000 });
   await vm.waitFor(PROMPT, { timeoutMs: 60_000 });

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import {
   AbortError, ConfigError, DEFAULT_APPEND, GuestStoppedError, InputOverflowError, Vm, VmStartError, WaitTimeoutError,
 } from '../../src/index.ts';
-import { noGuest, PROMPT } from './guest-session.ts';
+import { noGuest, PROMPT, TEST_ENGINE } from './guest-session.ts';
 
 test('run() returns a command\'s output and exit status; waitFor() times out and aborts with the recent output', { skip: noGuest, timeout: 600_000 }, async () => {
   const chunks: string[] = [];
   // quiet: no late kernel messages (the clocksource switch) among the commands' output.
-  const vm = Vm.boot({ outputLimit: 4096, inputLimit: 64 * 1024, append: `${DEFAULT_APPEND} quiet` });
+  const vm = Vm.boot({ engine: TEST_ENGINE, outputLimit: 4096, inputLimit: 64 * 1024, append: `${DEFAULT_APPEND} quiet` });
   const off = vm.onOutput((t) => chunks.push(t));
   try {
     await vm.waitFor(PROMPT, { timeoutMs: 180_000 });
@@ -53,7 +53,7 @@ test('run() returns a command\'s output and exit status; waitFor() times out and
 
 test('an AbortSignal given to boot stops the guest', { skip: noGuest, timeout: 300_000 }, async () => {
   const ac = new AbortController();
-  const vm = Vm.boot({ signal: ac.signal });
+  const vm = Vm.boot({ engine: TEST_ENGINE, signal: ac.signal });
   await vm.waitFor('Run /init', { timeoutMs: 180_000 });
   ac.abort();
   assert.deepEqual(await vm.stopped, { kind: 'quit', status: 0 });

@@ -8,14 +8,14 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_APPEND, SnapshotError, Vm } from '../../src/index.ts';
-import { noGuest, PROMPT } from './guest-session.ts';
+import { noGuest, PROMPT, TEST_ENGINE } from './guest-session.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'lilyvm.js');
 const dir = mkdtempSync(join(tmpdir(), 'lilyvm-snapshot-'));
 
 async function booted(disks: string[] = []): Promise<Vm> {
   // quiet: no late kernel messages (the clocksource switch) among the commands' output.
-  const vm = Vm.boot({ disks, append: `${DEFAULT_APPEND} quiet` });
+  const vm = Vm.boot({ engine: TEST_ENGINE, disks, append: `${DEFAULT_APPEND} quiet` });
   await vm.waitFor(PROMPT, { timeoutMs: 180_000 });
   return vm;
 }

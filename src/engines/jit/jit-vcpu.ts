@@ -31,7 +31,7 @@ export interface JitOptions {
 }
 
 /** Figures for benchmarks and tests. */
-export interface JitStats {
+export interface JitStats extends Record<string, number> {
   /** Blocks that got native code, and those whose first instruction could not be translated. */
   translated: number;
   untranslatable: number;

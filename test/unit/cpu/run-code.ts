@@ -4,6 +4,10 @@
 // stubs and reported with the state at the faulting instruction; the code ends with
 // HLT, whose #GP at CPL 3 marks the end.
 import { InterpVcpu } from '../../../src/engines/interp/interp-vcpu.ts';
+import { JitVcpu } from '../../../src/engines/jit/jit-vcpu.ts';
+import { GuestMemory } from '../../../src/memory/guest-memory.ts';
+import { CPU_AREA_BYTES } from '../../../src/cpu/layout.ts';
+import { TEST_ENGINE } from '../../cpu/run-interp.ts';
 import type { Cpu } from '../../../src/cpu/cpu.ts';
 import type { VmExit } from '../../../src/engines/vcpu.ts';
 import {
@@ -85,8 +89,15 @@ function toBytes(b: Uint8Array | number[] | string): Uint8Array {
 const WITH_ERROR = new Set([8, 10, 11, 12, 13, 14, 17]);
 
 export class TestMachine {
-  readonly ram = new Uint8Array(RAM_BYTES);
-  readonly vcpu = new InterpVcpu({ ram: this.ram, interrupts: { hasInterrupt: () => false, acknowledge: () => 0 }, readTsc: () => 0 });
+  private readonly memory = new GuestMemory(RAM_BYTES, CPU_AREA_BYTES);
+  readonly ram = this.memory.u8;
+  /** The interpreter, or with LILYVM_ENGINE=jit the jit (threshold 1, no batching: blocks run as native code from their first run). */
+  readonly vcpu: InterpVcpu | JitVcpu = TEST_ENGINE === 'jit'
+    ? new JitVcpu({
+      ram: this.ram, area: { buffer: this.memory.wasm.buffer, memory: this.memory.wasm, offset: this.memory.engineAreaOffset },
+      interrupts: { hasInterrupt: () => false, acknowledge: () => 0 }, readTsc: () => 0, threshold: 1, batch: 1,
+    })
+    : new InterpVcpu({ ram: this.ram, interrupts: { hasInterrupt: () => false, acknowledge: () => 0 }, readTsc: () => 0 });
   readonly cpu = this.vcpu.cpu;
   private readonly dv = new DataView(this.ram.buffer);
 
