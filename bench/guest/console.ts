@@ -17,6 +17,8 @@ export interface GuestConsole {
   type(text: string): void;
   /** Host CPU time the VM has used since it was created (all its threads); undefined where unknown. */
   cpuSeconds(): number | undefined;
+  /** Figures the VM reports about itself (LilyVM's engine), for the notes. Optional. */
+  engineNote?(): string | undefined;
   /** The last `chars` characters of console output, for reports. */
   tail(chars: number): string;
   close(): Promise<void>;

@@ -285,6 +285,8 @@ async function benchVm(name: VmName, options: Options): Promise<VmResult> {
       }
     }
     markRest('not run');
+    const engine = guest.engineNote?.();
+    if (engine) notes.push(`${label}: ${engine}`);
     return { cells, notes };
   } finally {
     await guest.close();

@@ -101,6 +101,17 @@ class LilyVmConsole implements GuestConsole {
     ).then((message) => (this.stopReason = message));
   }
 
+  /** The jit's share of native instructions, its code cache and compile time (nothing for interp). */
+  engineNote(): string | undefined {
+    const s = this.vm.engineStats;
+    if (!s) return undefined;
+    const retired = this.vm.instructionsRetired;
+    const cpuMs = (cpuMicros() - this.cpuBaseMicros) / 1000;
+    return `jit: ${((100 * s.nativeInstructions) / retired).toFixed(0)}% of ${(retired / 1e6).toFixed(0)} M guest instructions ran as native code; `
+      + `${s.translated} blocks in ${s.modules} modules, code cache ${(s.cacheBytes / 1048576).toFixed(1)} MB of ${(s.cacheLimit / 1048576).toFixed(0)} MB (${s.flushes} flushes); `
+      + `compiling took ${(s.compileMs / 1000).toFixed(2)} s, ${((100 * s.compileMs) / cpuMs).toFixed(1)}% of the VM's CPU time`;
+  }
+
   async waitFor(pattern: RegExp, timeoutMs: number): Promise<string> {
     const outcome = await Promise.race([
       this.vm.waitFor(pattern, { timeoutMs }).then((text) => ({ text }), (error: unknown) => ({ error })),
