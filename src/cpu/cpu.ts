@@ -1444,12 +1444,7 @@ export class Cpu implements FpuHost {
     const s = this.s32;
     this.su32[L.OFF_EIP >> 2] = this.eip;
     s[L.OFF_FLAGS >> 2] = this.flags;
-    s[L.OFF_LZ_OP >> 2] = this.lzOp;
-    s[L.OFF_LZ_A >> 2] = this.lzA;
-    s[L.OFF_LZ_B >> 2] = this.lzB;
-    s[L.OFF_LZ_RES >> 2] = this.lzRes;
-    s[L.OFF_LZ_BITS >> 2] = this.lzBits;
-    s[L.OFF_LZ_CARRY >> 2] = this.lzCarry;
+    this.spillLazyFlags();
     s[L.OFF_SEG_FAST_READ >> 2] = this.segFastRead;
     s[L.OFF_SEG_FAST_WRITE >> 2] = this.segFastWrite;
     this.sf64[L.OFF_RETIRED >> 3] = this.instructionsRetired;
@@ -1460,12 +1455,7 @@ export class Cpu implements FpuHost {
     const s = this.s32;
     this.eip = this.su32[L.OFF_EIP >> 2];
     this.flags = s[L.OFF_FLAGS >> 2];
-    this.lzOp = s[L.OFF_LZ_OP >> 2];
-    this.lzA = s[L.OFF_LZ_A >> 2];
-    this.lzB = s[L.OFF_LZ_B >> 2];
-    this.lzRes = s[L.OFF_LZ_RES >> 2];
-    this.lzBits = s[L.OFF_LZ_BITS >> 2];
-    this.lzCarry = s[L.OFF_LZ_CARRY >> 2];
+    this.loadLazyFlags();
     this.segFastRead = s[L.OFF_SEG_FAST_READ >> 2];
     this.segFastWrite = s[L.OFF_SEG_FAST_WRITE >> 2];
     this.instructionsRetired = this.sf64[L.OFF_RETIRED >> 3];
@@ -1631,12 +1621,7 @@ export class Cpu implements FpuHost {
    */
   private runNative(b: Block, n: NativeBlock, eip: number): number {
     const s = this.s32;
-    s[L.OFF_LZ_OP >> 2] = this.lzOp;
-    s[L.OFF_LZ_A >> 2] = this.lzA;
-    s[L.OFF_LZ_B >> 2] = this.lzB;
-    s[L.OFF_LZ_RES >> 2] = this.lzRes;
-    s[L.OFF_LZ_BITS >> 2] = this.lzBits;
-    s[L.OFF_LZ_CARRY >> 2] = this.lzCarry;
+    this.spillLazyFlags();
     s[L.OFF_JIT_INSN >> 2] = 0;
     let done: number;
     try {
@@ -1660,6 +1645,16 @@ export class Cpu implements FpuHost {
     this.instructionsRetired += done;
     this.nativeRetired += done;
     return done;
+  }
+
+  private spillLazyFlags(): void {
+    const s = this.s32;
+    s[L.OFF_LZ_OP >> 2] = this.lzOp;
+    s[L.OFF_LZ_A >> 2] = this.lzA;
+    s[L.OFF_LZ_B >> 2] = this.lzB;
+    s[L.OFF_LZ_RES >> 2] = this.lzRes;
+    s[L.OFF_LZ_BITS >> 2] = this.lzBits;
+    s[L.OFF_LZ_CARRY >> 2] = this.lzCarry;
   }
 
   /** Load the lazy-flag record from the CPU area (where native code writes it). */

@@ -7,15 +7,9 @@ import type { CpuArea } from '../../cpu/layout.ts';
 
 let dispatch: ReturnType<typeof buildDispatch> | undefined;
 
-/** The reference engine: the IA-32 interpreter behind the Vcpu boundary. */
-export class InterpVcpu implements Vcpu {
-  readonly cpu: Cpu;
-
-  /** Without an area (tests and tools), the CPU gets a private one. */
-  constructor(opts: Omit<VcpuOptions, 'area'> & { area?: CpuArea }) {
-    dispatch ??= buildDispatch();
-    this.cpu = new Cpu({ ram: opts.ram, area: opts.area, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: dispatch });
-  }
+/** A Vcpu over the interpreter's Cpu: what interp is, and what jit builds on. */
+export class CpuVcpu implements Vcpu {
+  constructor(readonly cpu: Cpu) {}
 
   run(maxInstructions: number): VmExit {
     return this.cpu.run(maxInstructions);
@@ -39,5 +33,14 @@ export class InterpVcpu implements Vcpu {
 
   restoreState(state: unknown): void {
     this.cpu.restoreState(state as CpuState);
+  }
+}
+
+/** The reference engine: the IA-32 interpreter behind the Vcpu boundary. */
+export class InterpVcpu extends CpuVcpu {
+  /** Without an area (tests and tools), the CPU gets a private one. */
+  constructor(opts: Omit<VcpuOptions, 'area'> & { area?: CpuArea }) {
+    dispatch ??= buildDispatch();
+    super(new Cpu({ ram: opts.ram, area: opts.area, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: dispatch }));
   }
 }

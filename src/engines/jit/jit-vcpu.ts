@@ -4,11 +4,11 @@
 // mode it was made for holds. Faults, I/O and MMIO inside it go through the interpreter's
 // own access path, so they leave the state and the VmExit the interpreter would.
 import { Cpu, type CpuOptions } from '../../cpu/cpu.ts';
-import type { CpuState } from '../../cpu/state.ts';
 import { buildDispatch, OPCODE_TABLE } from '../../cpu/table/index.ts';
 import { buildDecodeIndex, type DecodeIndex } from '../../cpu/table/decode-index.ts';
 import { NO_NATIVE, type Block, type BlockTranslator } from '../../cpu/blocks.ts';
-import type { Vcpu, VmExit } from '../vcpu.ts';
+import type { VmExit } from '../vcpu.ts';
+import { CpuVcpu } from '../interp/interp-vcpu.ts';
 import type { VcpuOptions } from '../registry.ts';
 import { BLOCK_LOCALS, HELPERS, translateBlock, type HelperName } from './translate.ts';
 import { Code, encodeModule, I32 } from './wasm.ts';
@@ -157,8 +157,7 @@ class Translator implements BlockTranslator {
 }
 
 /** The translating engine. Its state and snapshots are the interpreter's. */
-export class JitVcpu implements Vcpu {
-  readonly cpu: Cpu;
+export class JitVcpu extends CpuVcpu {
   private readonly translator: Translator;
 
   constructor(opts: VcpuOptions & JitOptions) {
@@ -166,41 +165,22 @@ export class JitVcpu implements Vcpu {
     if (!memory) throw new Error('the jit engine needs the machine\'s WebAssembly.Memory (VcpuOptions.area.memory)');
     dispatch ??= buildDispatch();
     index ??= buildDecodeIndex(OPCODE_TABLE);
-    this.translator = new Translator(memory as object, opts.area.offset, index, opts.threshold ?? DEFAULT_THRESHOLD, opts.batch ?? BATCH,
+    const translator = new Translator(memory as object, opts.area.offset, index, opts.threshold ?? DEFAULT_THRESHOLD, opts.batch ?? BATCH,
       opts.codeCacheBytes ?? DEFAULT_CODE_CACHE_BYTES, opts.area.buffer.byteLength);
-    this.cpu = new Cpu({
-      ram: opts.ram, area: opts.area, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: opts.ops ?? dispatch, smcCooldown: opts.smcCooldown, translator: this.translator,
-    });
-    this.translator.attach(this.cpu);
+    super(new Cpu({
+      ram: opts.ram, area: opts.area, interrupts: opts.interrupts, readTsc: opts.readTsc, ops: opts.ops ?? dispatch, smcCooldown: opts.smcCooldown, translator,
+    }));
+    this.translator = translator;
+    translator.attach(this.cpu);
   }
 
-  run(maxInstructions: number): VmExit {
+  override run(maxInstructions: number): VmExit {
     const exit = this.cpu.run(maxInstructions);
     this.translator.compilePending();
     return exit;
   }
 
-  get instructionsRetired(): number {
-    return this.cpu.instructionsRetired;
-  }
-
   get stats(): JitStats {
     return { ...this.translator.stats, nativeInstructions: this.cpu.nativeRetired };
-  }
-
-  memoryWritten(addr: number, length: number): void {
-    this.cpu.invalidateCode(addr, length);
-  }
-
-  traceLine(): string {
-    return this.cpu.traceLine();
-  }
-
-  saveState(): CpuState {
-    return this.cpu.saveState();
-  }
-
-  restoreState(state: unknown): void {
-    this.cpu.restoreState(state as CpuState);
   }
 }
