@@ -117,6 +117,7 @@ class Translator implements BlockTranslator {
 
   /** Compile the queued blocks that are still live into one module and give them their code. */
   compilePending(): void {
+    if (this.pending.length === 0) return; // every run() asks
     const cpu = this.cpu;
     const live = this.pending.filter((p) => cpu.blockIsLive(p.block) && p.block.native === NO_NATIVE);
     this.pending = [];

@@ -290,10 +290,7 @@ class Gen {
         case 0: case 1: // E, G
           return this.aluToE(k, bits, m, rm, () => (bits === 8 ? this.reg8(reg) : this.reg32(reg)));
         case 2: case 3: // G, E
-          if (m) {
-            if (!this.address(m, false)) return false;
-            this.load(m.seg, bits === 8 ? 1 : 4);
-          } else if (bits === 8) this.reg8(rm); else this.reg32(rm);
+          if (!this.loadE(m, rm, bits === 8 ? 1 : 4)) return false;
           c.set(B);
           if (bits === 8) this.reg8(reg); else this.reg32(reg);
           c.set(A);
@@ -356,10 +353,7 @@ class Gen {
       }
       case 0x84: case 0x85: {
         const bits = op === 0x84 ? 8 : 32;
-        if (m) {
-          if (!this.address(m, false)) return false;
-          this.load(m.seg, bits === 8 ? 1 : 4);
-        } else if (bits === 8) this.reg8(rm); else this.reg32(rm);
+        if (!this.loadE(m, rm, bits === 8 ? 1 : 4)) return false;
         if (bits === 8) this.reg8(reg); else this.reg32(reg);
         c.op(Op.i32And).set(R);
         // test records (LOGIC, r, 0, r), as its handler does.
@@ -380,10 +374,7 @@ class Gen {
       }
       case 0x8a: case 0x8b: {
         const bits = op === 0x8a ? 8 : 32;
-        if (m) {
-          if (!this.address(m, false)) return false;
-          this.load(m.seg, bits === 8 ? 1 : 4);
-        } else if (bits === 8) this.reg8(rm); else this.reg32(rm);
+        if (!this.loadE(m, rm, bits === 8 ? 1 : 4)) return false;
         c.set(A);
         this.setReg(bits, reg, A);
         return true;
@@ -413,10 +404,7 @@ class Gen {
       case 0x0fb6: case 0x0fbe: case 0x0fb7: case 0x0fbf: {
         const word = op === 0x0fb7 || op === 0x0fbf;
         const signed = op === 0x0fbe || op === 0x0fbf;
-        if (m) {
-          if (!this.address(m, false)) return false;
-          this.load(m.seg, word ? 2 : 1);
-        } else if (word) this.reg16(rm); else this.reg8(rm);
+        if (!this.loadE(m, rm, word ? 2 : 1)) return false;
         if (signed) c.i32(word ? 16 : 24).op(Op.i32Shl).i32(word ? 16 : 24).op(Op.i32ShrS);
         c.set(A);
         this.setReg32(reg, () => c.get(A));
@@ -425,6 +413,15 @@ class Gen {
       default:
         return false;
     }
+  }
+
+  /** Push the E operand of len bytes: memory m, or register rm (8-, 16- or 32-bit); false when m's segment is not flat. */
+  private loadE(m: MemOperand | null, rm: number, len: 1 | 2 | 4): boolean {
+    if (m) {
+      if (!this.address(m, false)) return false;
+      this.load(m.seg, len);
+    } else if (len === 1) this.reg8(rm); else if (len === 2) this.reg16(rm); else this.reg32(rm);
+    return true;
   }
 
   private setReg(bits: number, r: number, local: number): void {
@@ -467,11 +464,11 @@ class Gen {
 
   /** R = A op B, and the lazy record (as alu() does). */
   private alu(k: number, bits: number): void {
-    this.aluResult(k, bits);
+    this.aluResult(k);
     this.lazyFor(k, bits);
   }
 
-  private aluResult(k: number, _bits: number): void {
+  private aluResult(k: number): void {
     const c = this.c;
     c.get(A).get(B);
     switch (k) {
