@@ -37,30 +37,29 @@ export interface Block {
 }
 
 /**
- * Generated code for the first `count` instructions of a block (count >= 1), valid while
- * the CPU's mode matches `key` (Cpu.nativeKey()). run() returns how many of them it
- * completed; it can stop early (after a store over code). A fault or an I/O exit in
- * instruction i throws, with i in the CPU area's JIT_INSN word and the instructions
- * before it committed, as the interpreter leaves them.
+ * Generated code that holds block `entry` of a translated page (its physical page's hot
+ * blocks in one function, translate.ts), valid while the CPU's mode matches `key`
+ * (Cpu.nativeKey()). run(entry, eip, budget) starts at the block (EIP = eip) and goes on
+ * from block to block of the page while the targets are known and the budget lasts; it
+ * returns the instructions it completed and leaves EIP in the CPU area. A fault or an
+ * I/O exit in an instruction throws, with that instruction's EIP and the instructions
+ * completed before it in the area (OFF_JIT_EIP, OFF_JIT_DONE), the state as the
+ * interpreter leaves it.
  */
 export interface NativeBlock {
   readonly key: number;
-  readonly count: number;
-  /** Called with the block's EIP; returns the instructions completed, | NATIVE_BRANCHED when it wrote EIP (a branch). */
-  readonly run: (eip: number) => number;
+  readonly entry: number;
+  readonly run: (entry: number, eip: number, budget: number) => number;
 }
 
-/** In NativeBlock.run()'s result: EIP was written to the CPU area. */
-export const NATIVE_BRANCHED = 0x10000;
-
 /** A block without native code (one shape for every block). */
-export const NO_NATIVE: NativeBlock = { key: -1, count: 0, run: () => 0 };
+export const NO_NATIVE: NativeBlock = { key: -1, entry: 0, run: () => 0 };
 
 /** What the CPU asks for native code: a translator (src/engines/jit) attaches one. */
 export interface BlockTranslator {
   /** Runs of a block before it is translated. */
   readonly threshold: number;
-  /** b reached the threshold: give it native code (b.native), now or later, or leave it without. */
+  /** b reached the threshold: give it native code (b.native, with the other blocks of its page), now or later, or leave it without. */
   translate(b: Block): void;
   /** The CPU dropped b (its page was written): forget its native code. */
   dropped(b: Block): void;
@@ -87,8 +86,8 @@ export interface Decoded extends Instr {
   entry: OpcodeEntry;
 }
 
-/** Execute the instruction the ordinary way (fetching and decoding its bytes again). */
-const stepAgain: Exec = (cpu) => {
+/** Execute the instruction the ordinary way (fetching and decoding its bytes again): a system instruction, or one not decoded here. */
+export const stepAgain: Exec = (cpu) => {
   cpu.eip = cpu.instrEip;
   cpu.step();
 };

@@ -16,8 +16,8 @@ import type { CpuState } from './state.ts';
 import { X87 } from './fpu/x87.ts';
 import { switchTask } from './ops/task.ts';
 import type { FpuHost } from './fpu/host.ts';
-import type { Block, BlockDecoder, BlockTranslator, NativeBlock } from './blocks.ts';
-import { NATIVE_BRANCHED, NO_NATIVE } from './blocks.ts';
+import type { Block, BlockDecoder, BlockTranslator, Exec, NativeBlock } from './blocks.ts';
+import { NO_NATIVE } from './blocks.ts';
 import * as L from './layout.ts';
 import { decodeMem, memOffset, newMemOperand, readPrefixes, TOO_LONG } from './decoder.ts';
 import { cpuViews, privateCpuArea, type CpuArea } from './layout.ts';
@@ -1555,18 +1555,15 @@ export class Cpu implements FpuHost {
           const ends = b.ends;
           this.blockLimit = b.count;
           this.blockPage = phys >>> 12;
-          let start = eip;
-          let i = 0;
           if (this.translator !== null) {
-            // At the threshold the translator may give the block native code at once (or later, in a batch).
+            // At the threshold the translator gives the block native code (with the rest of its page, now or in a batch).
             if (b.native === NO_NATIVE && ++b.runs === this.translator.threshold) this.translator.translate(b);
             const n = b.native;
-            if (n.key === this.nativeKey()) {
-              i = this.runNative(b, n, eip);
-              start = this.eip;
-            }
+            // Native code goes on across the page's blocks; the loop looks up where it stopped.
+            if (n.key === this.nativeKey() && this.runNative(n, eip, end) !== 0) continue;
           }
-          for (; i < this.blockLimit; i++) {
+          let start = eip;
+          for (let i = 0; i < this.blockLimit; i++) {
             this.instrEip = start;
             this.instrEsp = r32[ESP];
             const next = eip + ends[i];
@@ -1614,37 +1611,87 @@ export class Cpu implements FpuHost {
   }
 
   /**
-   * Run a block's native code from its start (EIP = eip). The lazy flags go to the CPU
-   * area for it and come back after; registers are in the area already. Returns the
-   * instructions it completed, EIP after them; on a fault or an exit in instruction i,
-   * the state is the interpreter's at the start of instruction i, and the error goes on.
+   * Run native code from block n (EIP = eip) with at most end - retired instructions.
+   * The lazy flags and EFLAGS go to the CPU area for it and come back after; registers
+   * are in the area already. Returns the instructions it completed, EIP after them; on a
+   * fault or an exit inside, the state is the interpreter's at the start of the
+   * instruction that raised it, and the error goes on.
    */
-  private runNative(b: Block, n: NativeBlock, eip: number): number {
+  private runNative(n: NativeBlock, eip: number, end: number): number {
     const s = this.s32;
     this.spillLazyFlags();
-    s[L.OFF_JIT_INSN >> 2] = 0;
+    s[L.OFF_FLAGS >> 2] = this.flags;
+    const base = this.instructionsRetired;
+    this.nativeBase = base;
+    this.nativeEntryKey = n.key;
     let done: number;
     try {
-      done = n.run(eip);
+      done = n.run(n.entry, eip, Math.min(end - base, 0x7fffffff));
     } catch (e) {
-      const i = s[L.OFF_JIT_INSN >> 2];
-      const at = i === 0 ? eip : (eip + b.ends[i - 1]) >>> 0;
-      this.instrEip = this.eip = at;
-      this.instrEsp = this.r32[ESP];
-      this.instructionsRetired += i;
-      this.loadLazyFlags();
+      done = s[L.OFF_JIT_DONE >> 2];
+      this.instrEip = this.eip = this.su32[L.OFF_JIT_EIP >> 2];
+      this.instructionsRetired = base + done;
+      this.nativeRetired += done;
+      if (this.nativeInExec) {
+        // A closure run by nativeExec: its fields are the state (a REP string commits iterations before it faults).
+        this.nativeInExec = false;
+      } else {
+        // Generated code commits nothing before an access that can fault.
+        this.instrEsp = this.r32[ESP];
+        this.loadLazyFlags();
+        this.flags = s[L.OFF_FLAGS >> 2];
+      }
       throw e;
     }
     this.loadLazyFlags();
-    if (done & NATIVE_BRANCHED) {
-      done &= 0xffff;
-      this.eip = this.su32[L.OFF_EIP >> 2];
-    } else {
-      this.eip = (eip + b.ends[done - 1]) >>> 0;
-    }
-    this.instructionsRetired += done;
+    this.flags = s[L.OFF_FLAGS >> 2];
+    this.eip = this.su32[L.OFF_EIP >> 2];
+    this.instructionsRetired = base + done;
     this.nativeRetired += done;
     return done;
+  }
+
+  /** Retired count when native code was entered, and the mode it was entered in (for nativeExec). */
+  private nativeBase = 0;
+  private nativeEntryKey = -1;
+  /** nativeExec is running a closure. */
+  private nativeInExec = false;
+
+  /**
+   * For native code: execute one decoded instruction (exec, `length` bytes at eip) the
+   * interpreter's way, with `done` instructions completed in native code before it. The
+   * lazy flags and EFLAGS come from the CPU area and go back to it. Returns 1 (with EIP
+   * in the area) when native code must return after it: it branched or yielded, wrote
+   * over the running page, or changed the mode, the interrupt shadow or TF; else 0.
+   */
+  nativeExec(exec: Exec, eip: number, length: number, done: number): number {
+    const s = this.s32;
+    this.loadLazyFlags();
+    this.flags = s[L.OFF_FLAGS >> 2];
+    s[L.OFF_JIT_EIP >> 2] = eip;
+    s[L.OFF_JIT_DONE >> 2] = done;
+    this.instructionsRetired = this.nativeBase + done;
+    this.instrEip = eip;
+    this.instrEsp = this.r32[ESP];
+    const next = (eip + length) >>> 0;
+    this.eip = next;
+    this.nativeInExec = true;
+    exec(this);
+    this.nativeInExec = false;
+    this.spillLazyFlags();
+    s[L.OFF_FLAGS >> 2] = this.flags;
+    if (this.eip !== next || this.blockLimit === 0 || this.irqInhibit !== 0 || (this.flags & FLAG_TF) !== 0 || this.replay.length !== 0 ||
+      this.nativeKey() !== this.nativeEntryKey) {
+      this.su32[L.OFF_EIP >> 2] = this.eip;
+      return 1;
+    }
+    return 0;
+  }
+
+  /** The live decoded blocks of physical page `page`. */
+  blocksOnPage(page: number): Block[] {
+    const list = this.pageBlocks.get(page);
+    return list ? list.filter((b) => this.blockMap.get(b.phys) === b) : [];
   }
 
   private spillLazyFlags(): void {

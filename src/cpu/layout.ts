@@ -61,8 +61,12 @@ export const OFF_SS32 = 288;
 export const OFF_TSC_OFFSET = 296;
 /** Instructions retired since reset, f64. */
 export const OFF_RETIRED = 304;
-/** Native code (src/engines/jit) stores here the index in its block of the instruction it is in, before each call that can fault or exit. */
-export const OFF_JIT_INSN = 312;
+/**
+ * Native code (src/engines/jit) stores here, before each call that can fault or exit, the
+ * EIP of the instruction it is in and the instructions it has completed before it.
+ */
+export const OFF_JIT_EIP = 312;
+export const OFF_JIT_DONE = 316;
 /** Bytes of the register block; the TLB follows at OFF_TLB. */
 export const CPU_REGS_BYTES = 320;
 

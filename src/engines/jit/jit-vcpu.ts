@@ -1,28 +1,29 @@
-// The jit engine: the interpreter's CPU with a translator attached. A decoded block that
-// has run `threshold` times gets WebAssembly code for its straight-line start
-// (translate.ts), compiled at once and run by the CPU's block loop from then on while the
-// mode it was made for holds. Faults, I/O and MMIO inside it go through the interpreter's
-// own access path, so they leave the state and the VmExit the interpreter would.
+// The jit engine: the interpreter's CPU with a translator attached. When a decoded block
+// has run `threshold` times, its physical page gets a WebAssembly function made of the
+// page's hot blocks (translate.ts); pages are compiled in batches, one module each, and
+// the CPU's block loop enters that code at any of its blocks while the mode it was made
+// for holds. Faults, I/O and MMIO inside it go through the interpreter's own access path,
+// so they leave the state and the VmExit the interpreter would.
 import { Cpu, type CpuOptions } from '../../cpu/cpu.ts';
 import { buildDispatch, OPCODE_TABLE } from '../../cpu/table/index.ts';
 import { buildDecodeIndex, type DecodeIndex } from '../../cpu/table/decode-index.ts';
-import { NO_NATIVE, type Block, type BlockTranslator } from '../../cpu/blocks.ts';
+import { NO_NATIVE, type Block, type BlockTranslator, type Exec, type NativeBlock } from '../../cpu/blocks.ts';
 import type { VmExit } from '../vcpu.ts';
 import { CpuVcpu } from '../interp/interp-vcpu.ts';
 import type { VcpuOptions } from '../registry.ts';
-import { BLOCK_LOCALS, HELPERS, translateBlock, type HelperName } from './translate.ts';
+import { HELPERS, PAGE_LOCALS, translatePage, type HelperName, type TranslationMode } from './translate.ts';
 import { Code, encodeModule, I32 } from './wasm.ts';
 
 /** Runs of a block before it is translated. */
 export const DEFAULT_THRESHOLD = 50;
-/** Blocks compiled together into one module. */
-const BATCH = 64;
+/** Pages compiled together into one module. */
+const BATCH = 16;
 /** Bound of the code cache (bytes of WebAssembly), after which every translation is dropped (as QEMU's tb_flush). */
 export const DEFAULT_CODE_CACHE_BYTES = 64 << 20;
 
 export interface JitOptions {
   threshold?: number;
-  /** Blocks compiled together into one module (default 64). */
+  /** Pages compiled together into one module (default 16). */
   batch?: number;
   codeCacheBytes?: number;
   /** For tests: dispatch tables (default: the opcode table's) and the CPU's SMC cooldown. */
@@ -35,13 +36,15 @@ export interface JitStats extends Record<string, number> {
   /** Blocks that got native code, and those whose first instruction could not be translated. */
   translated: number;
   untranslatable: number;
-  /** Instructions retired by native code, of all retired. */
+  /** Instructions retired by generated code, of all retired; and those it ran through the interpreter's closures. */
   nativeInstructions: number;
+  helperInstructions: number;
   /** Bytes of WebAssembly now in the code cache, and its bound. */
   cacheBytes: number;
   cacheLimit: number;
-  /** WebAssembly modules compiled (each holds up to BATCH blocks). */
+  /** WebAssembly modules compiled (each holds up to BATCH pages), and page functions in them. */
   modules: number;
+  pages: number;
   /** Times the cache filled up and was emptied. */
   flushes: number;
   /** Host milliseconds spent translating and compiling. */
@@ -57,11 +60,20 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 let dispatch: ReturnType<typeof buildDispatch> | undefined;
 let index: DecodeIndex | undefined;
 
+/** A page waiting for its function, with the mode it is translated for. */
+interface PendingPage {
+  page: number;
+  key: number;
+  mode: TranslationMode;
+}
+
 class Translator implements BlockTranslator {
   cpu!: Cpu;
   private helpers!: Record<HelperName, (...args: number[]) => number>;
   private readonly sizes = new WeakMap<Block, number>();
-  private pending: { block: Block; body: Code; count: number; key: number }[] = [];
+  private pending = new Map<number, PendingPage>();
+  /** Instructions the generated code ran through `x` (the interpreter's closures). */
+  helped = 0;
   readonly stats: JitStats;
   private readonly pages: number;
 
@@ -75,7 +87,9 @@ class Translator implements BlockTranslator {
     byteLength: number,
   ) {
     this.pages = byteLength / 65536;
-    this.stats = { translated: 0, untranslatable: 0, nativeInstructions: 0, cacheBytes: 0, cacheLimit, modules: 0, flushes: 0, compileMs: 0 };
+    this.stats = {
+      translated: 0, untranslatable: 0, nativeInstructions: 0, helperInstructions: 0, cacheBytes: 0, cacheLimit, modules: 0, pages: 0, flushes: 0, compileMs: 0,
+    };
   }
 
   attach(cpu: Cpu): void {
@@ -92,41 +106,54 @@ class Translator implements BlockTranslator {
       wr32: (seg, off, v) => { c.write32(c.linear(seg, off, 4, true), v); return c.blockStopped ? 1 : 0; },
       cf: () => { c.loadLazyFlags(); return c.getCF(); },
       cc: (n) => { c.loadLazyFlags(); return c.testCC(n) ? 1 : 0; },
+      x: () => 0, // per module (compilePending)
     };
   }
 
-  /**
-   * Generate b's code now and queue it: blocks are compiled BATCH at a time, one module
-   * each (a module has a fixed cost of its own), and when run() returns.
-   */
+  /** b reached the threshold: its page gets a function (with the page's other blocks), in the next batch. */
   translate(b: Block): void {
-    if (!b.cs32) return;
-    const t0 = performance.now();
     const cpu = this.cpu;
-    const t = translateBlock(this.index, cpu.mem8, b.phys, b.ends, this.areaOffset, {
-      cpl: cpu.cpl, segFastRead: cpu.segFastRead, segFastWrite: cpu.segFastWrite, ss32: cpu.ss32,
+    const page = b.phys >>> 12;
+    if (!b.cs32 || this.pending.has(page)) return;
+    this.pending.set(page, {
+      page, key: cpu.nativeKey(), mode: { cpl: cpu.cpl, segFastRead: cpu.segFastRead, segFastWrite: cpu.segFastWrite, ss32: cpu.ss32 },
     });
-    if (t.count === 0) {
-      this.stats.untranslatable++;
-    } else {
-      this.pending.push({ block: b, body: t.body, count: t.count, key: cpu.nativeKey() });
-    }
-    this.stats.compileMs += performance.now() - t0;
-    if (this.pending.length >= this.batch) this.compilePending();
+    if (this.pending.size >= this.batch) this.compilePending();
   }
 
-  /** Compile the queued blocks that are still live into one module and give them their code. */
+  /**
+   * Translate the queued pages and compile them into one module (a module has a fixed
+   * cost of its own), giving each block of them its entry. A page translated again
+   * (a block of it got hot later) replaces its function.
+   */
   compilePending(): void {
-    if (this.pending.length === 0) return; // every run() asks
-    const cpu = this.cpu;
-    const live = this.pending.filter((p) => cpu.blockIsLive(p.block) && p.block.native === NO_NATIVE);
-    this.pending = [];
-    if (live.length === 0) return;
+    if (this.pending.size === 0) return; // every run() asks
     const t0 = performance.now();
+    const cpu = this.cpu;
+    const pages = [...this.pending.values()];
+    this.pending.clear();
+    const execs: Exec[] = [];
+    const lengths: number[] = [];
+    const addExec = (e: Exec, length: number): number => { lengths.push(length); return execs.push(e) - 1; };
+    const made: { blocks: Block[]; key: number; body: Code }[] = [];
+    for (const p of pages) {
+      // Blocks that have run a few times or have code already; the rest are not worth their bytes.
+      const blocks = cpu.blocksOnPage(p.page).filter((b) => b.runs >= this.minRuns || b.native !== NO_NATIVE);
+      const t = translatePage(this.index, cpu.mem8, blocks, this.areaOffset, p.mode, addExec);
+      if (t === null) {
+        this.stats.untranslatable++;
+        continue;
+      }
+      made.push({ blocks: t.blocks, key: p.key, body: t.body });
+    }
+    if (made.length === 0) {
+      this.stats.compileMs += performance.now() - t0;
+      return;
+    }
     const bytes = encodeModule({
       imports: HELPERS.map((h) => ({ module: 'h', name: h.name, type: { params: new Array(h.params).fill(I32), results: h.result ? [I32] : [] } })),
       memory: { module: 'env', name: 'memory', pages: this.pages },
-      functions: live.map((p, i) => ({ type: { params: [I32], results: [I32] }, locals: BLOCK_LOCALS, body: p.body, exportName: `b${i}` })),
+      functions: made.map((m, i) => ({ type: { params: [I32, I32, I32], results: [I32] }, locals: PAGE_LOCALS, body: m.body, exportName: `p${i}` })),
     });
     if (this.stats.cacheBytes + bytes.length > this.stats.cacheLimit) {
       // Full: drop every translation (and the decoded blocks with them) and start again.
@@ -136,16 +163,31 @@ class Translator implements BlockTranslator {
       this.stats.compileMs += performance.now() - t0;
       return;
     }
-    const instance = new WA.Instance(new WA.Module(bytes), { env: { memory: this.memory }, h: this.helpers });
-    const share = Math.ceil(bytes.length / live.length);
-    live.forEach((p, i) => {
-      p.block.native = { key: p.key, count: p.count, run: instance.exports[`b${i}`] as (eip: number) => number };
-      this.sizes.set(p.block, share);
+    const x = (k: number, eip: number, done: number): number => {
+      this.helped++;
+      return cpu.nativeExec(execs[k], eip >>> 0, lengths[k], done);
+    };
+    const instance = new WA.Instance(new WA.Module(bytes), { env: { memory: this.memory }, h: { ...this.helpers, x } });
+    let blocks = 0;
+    for (const m of made) blocks += m.blocks.length;
+    const share = Math.ceil(bytes.length / blocks);
+    made.forEach((m, i) => {
+      const run = instance.exports[`p${i}`] as NativeBlock['run'];
+      m.blocks.forEach((b, entry) => {
+        if (b.native !== NO_NATIVE) this.dropped(b); else this.stats.translated++;
+        b.native = { key: m.key, entry, run };
+        this.sizes.set(b, share);
+      });
     });
-    this.stats.cacheBytes += share * live.length;
-    this.stats.translated += live.length;
+    this.stats.cacheBytes += share * blocks;
     this.stats.modules++;
+    this.stats.pages += made.length;
     this.stats.compileMs += performance.now() - t0;
+  }
+
+  /** Runs a block needs to be put in its page's function. */
+  private get minRuns(): number {
+    return Math.max(1, this.threshold >> 2);
   }
 
   dropped(b: Block): void {
@@ -182,6 +224,7 @@ export class JitVcpu extends CpuVcpu {
   }
 
   get stats(): JitStats {
-    return { ...this.translator.stats, nativeInstructions: this.cpu.nativeRetired };
+    const t = this.translator;
+    return { ...t.stats, nativeInstructions: this.cpu.nativeRetired - t.helped, helperInstructions: t.helped };
   }
 }

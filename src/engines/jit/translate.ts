@@ -1,19 +1,25 @@
-// Guest code to WebAssembly: the straight-line start of a decoded block becomes one
-// function over the machine's linear memory. Registers and the lazy-flag record are
-// read and written in the CPU area (src/cpu/layout.ts); guest memory is reached through
-// the software TLB inline, with a call to the interpreter's own access path on a miss,
-// an MMIO page, a page crossing or a misaligned access (which is where faults come
-// from). The instructions come from the shared decoder (src/cpu/decoder.ts); what the
-// flags mean stays in cpu.ts: generated code records the same lazy state
-// (op, operands, result, width) that alu.ts records, and never evaluates it.
+// Guest code to WebAssembly: the hot decoded blocks of one physical page become one
+// function over the machine's linear memory. It enters at any of its blocks (a br_table
+// over the entry index) and goes on from block to block while a branch's target is a
+// block of the same page and the instruction budget lasts, so control stays in
+// generated code around a loop; it returns to the CPU's block loop for any other target.
 //
-// Covered, in 32-bit code with 32-bit operands and addresses and flat segments: MOV
-// (r/m, immediates), MOVZX/MOVSX, LEA, ADD/OR/AND/SUB/XOR/CMP/TEST in every form, INC,
-// DEC, PUSH/POP of registers, NOP. The first instruction outside that ends the
-// translation: the interpreter runs the rest of the block.
+// Registers and the lazy-flag record are read and written in the CPU area
+// (src/cpu/layout.ts); guest memory is reached through the software TLB inline, with a
+// call to the interpreter's own access path on a miss, an MMIO page, a page crossing or
+// a misaligned access (which is where faults come from). The instructions come from the
+// shared decoder (src/cpu/decoder.ts); what the flags mean stays in cpu.ts: generated
+// code records the same lazy state (op, operands, result, width) that alu.ts records.
+//
+// Generated directly, in 32-bit code with 32-bit operands and addresses and flat
+// segments: MOV (r/m, immediates), MOVZX/MOVSX, LEA, ADD/OR/AND/SUB/XOR/CMP/TEST in every
+// form, INC, DEC, PUSH/POP of registers, NOP, and at a block's end Jcc, JMP, CALL rel32
+// and RET. Any other instruction of the block calls its decoded closure (the
+// interpreter's, through Cpu.nativeExec); a system instruction (one the block decoder
+// leaves to step()) ends the native code, and the interpreter runs it.
 import { CS, SS } from '../../cpu/constants.ts';
 import { LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SUB, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
-import { NATIVE_BRANCHED } from '../../cpu/blocks.ts';
+import { stepAgain, type Block, type Exec } from '../../cpu/blocks.ts';
 import { decodeInstr, type Instr, type MemOperand } from '../../cpu/decoder.ts';
 import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
 import * as L from '../../cpu/layout.ts';
@@ -35,6 +41,8 @@ export const HELPERS = [
   { name: 'cf', params: 0, result: true },
   /** Condition code n (Jcc's low nibble) of the lazy-flag record in the area: Cpu.testCC. */
   { name: 'cc', params: 1, result: true },
+  /** Instruction k of the module's table, at EIP a, after b instructions done: Cpu.nativeExec (1: return now). */
+  { name: 'x', params: 3, result: true },
 ] as const;
 
 export type HelperName = (typeof HELPERS)[number]['name'];
@@ -48,18 +56,21 @@ export interface TranslationMode {
   ss32: boolean;
 }
 
-// Locals of a block function: its parameter, the block's EIP, then scratch.
-const EIP = 0;
-const OFF = 5; // a memory operand's offset (= linear address: flat segments)
-const E = 1; // TLB entry
-const A = 2;
-const B = 3;
-const R = 4;
-// (local 5 is OFF)
-/** Set by a slow store that went over the running block's page: return after this instruction. */
-const STOP = 6;
-/** Locals besides the parameter. */
-export const BLOCK_LOCALS = 6;
+// A page function's parameters: the entry block, its EIP, the instruction budget; then locals.
+const ENTRY = 0;
+const EIP = 1;
+const BUDGET = 2;
+/** Instructions completed in this call, up to the start of the current block. */
+const N = 3;
+const E = 4; // TLB entry
+const A = 5;
+const B = 6;
+const R = 7;
+const OFF = 8; // a memory operand's offset (= linear address: flat segments)
+/** Set by a slow store that went over the running page: return after this instruction. */
+const STOP = 9;
+/** Locals besides the parameters. */
+export const PAGE_LOCALS = 7;
 
 /** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
 const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
@@ -71,47 +82,130 @@ const ALU_XOR = 6;
 const ALU_CMP = 7;
 const TRANSLATED_ALU = new Set([ALU_ADD, ALU_OR, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP]);
 
-export interface Translation {
+/** The blocks a page function was made of, in entry order, and its body. */
+export interface PageTranslation {
   body: Code;
-  /** Instructions covered, from the block's start. */
-  count: number;
+  blocks: Block[];
 }
 
 /**
- * Translate the start of the block whose instructions end at `ends` (offsets from phys),
- * decoding them again from RAM with the shared decoder. count 0: the first instruction
- * is not covered.
+ * Translate the live blocks of one physical page (decoding them again from RAM with the
+ * shared decoder) into one function (entry, eip, budget) -> instructions completed.
+ * `addExec` enters an instruction's decoded closure in the module's table for the `x`
+ * helper. null when no block can start in native code.
  */
-export function translateBlock(
-  index: DecodeIndex, mem: Uint8Array, phys: number, ends: readonly number[], area: number, mode: TranslationMode,
-): Translation {
-  const g = new Gen(area, mode);
-  let at = 0;
-  let count = 0;
-  for (let i = 0; i < ends.length; i++) {
-    const d = decodeInstr(index, mem, phys + at, ends[i] - at, true);
-    if (d === null || d.length !== ends[i] - at) break;
-    if (d.entry?.blockEnd) {
-      if (g.branch(d, i, ends[i])) count++;
-      break;
-    }
-    if (!g.emit(d, i)) break;
-    at = ends[i];
-    count++;
+export function translatePage(
+  index: DecodeIndex, mem: Uint8Array, blocks: readonly Block[], area: number, mode: TranslationMode,
+  addExec: (exec: Exec, length: number) => number,
+): PageTranslation | null {
+  // Targets are checked against the CS limit by the interpreter; a flat CS has none to check.
+  if (!(mode.segFastRead & (1 << CS))) return null;
+  const entries = blocks.filter((b) => b.cs32 && b.count > 0 && b.execs[0] !== stepAgain).sort((x, y) => x.phys - y.phys);
+  if (entries.length === 0) return null;
+  const g = new Gen(area, mode, index, mem, entries, addExec);
+  const c = g.c;
+  const k = entries.length;
+  c.op(Op.loop, BLOCK_VOID);
+  for (let j = 0; j < k; j++) c.op(Op.block, BLOCK_VOID);
+  c.get(ENTRY).brTable(entries.map((_, j) => j), k - 1);
+  for (let j = 0; j < k; j++) {
+    c.op(Op.end);
+    g.block(j);
   }
-  g.c.i32(count).op(Op.return);
-  return { body: g.c, count };
+  c.op(Op.end, Op.unreachable);
+  return { body: c, blocks: entries };
 }
 
 class Gen {
   readonly c = new Code();
   private readonly masks: { read: number; write: number };
+  private readonly entryOf = new Map<number, number>();
+  /** The block being emitted (its entry index) and the structures open in its code. */
+  private j = 0;
+  private nest = 0;
+  /** The instruction being emitted: its offset in the block, its index. */
+  private insnOff = 0;
   private insn = 0;
   /** The instruction being emitted has a store (which may set STOP). */
   private stored = false;
 
-  constructor(private readonly area: number, private readonly mode: TranslationMode) {
+  constructor(
+    private readonly area: number, private readonly mode: TranslationMode, private readonly index: DecodeIndex,
+    private readonly mem: Uint8Array, private readonly entries: readonly Block[],
+    private readonly addExec: (exec: Exec, length: number) => number,
+  ) {
     this.masks = tlbMasks(mode.cpl);
+    entries.forEach((b, j) => this.entryOf.set(b.phys, j));
+  }
+
+  /** The code of block j: its instructions, then the way on (another block of the page, or a return). */
+  block(j: number): void {
+    const b = this.entries[j];
+    this.j = j;
+    this.nest = 0;
+    let at = 0;
+    for (let i = 0; i < b.count; i++) {
+      const end = b.ends[i];
+      this.insnOff = at;
+      this.insn = i;
+      const d = b.execs[i] === stepAgain ? null : decodeInstr(this.index, this.mem, b.phys + at, end - at, true);
+      if (d === null || d.length !== end - at) {
+        // A system instruction: the interpreter runs it.
+        this.exitAt(at, i);
+        return;
+      }
+      if (d.entry?.blockEnd) {
+        if (this.branch(d, b, end)) return;
+        this.exec(b.execs[i], end - at);
+        this.chain(b.phys + end, end, i + 1);
+        return;
+      }
+      if (!this.emit(d, end)) this.exec(b.execs[i], end - at);
+      at = end;
+    }
+    this.chain(b.phys + b.bytes, b.bytes, b.count);
+  }
+
+  // ---- the way out of a block
+
+  /** EIP := EIP of the block + delta, and return with `done` more instructions completed. */
+  private exitAt(delta: number, done: number): void {
+    this.storeArea(L.OFF_EIP, () => this.c.get(EIP).i32(delta).op(Op.i32Add));
+    this.c.get(N).i32(done).op(Op.i32Add).op(Op.return);
+  }
+
+  /**
+   * Go on at EIP + delta (physical address `target`) with `done` more instructions of
+   * this block completed: to that block if it is one of the page's and the budget has
+   * room for it, else return.
+   */
+  private chain(target: number, delta: number, done: number): void {
+    const to = this.entryOf.get(target);
+    if (to === undefined) {
+      this.exitAt(delta, done);
+      return;
+    }
+    const c = this.c;
+    c.get(N).i32(done).op(Op.i32Add).set(N);
+    c.get(N).i32(this.entries[to].count).op(Op.i32Add).get(BUDGET).op(Op.i32GtU).op(Op.if, BLOCK_VOID);
+    this.nest++;
+    this.exitAt(delta, 0);
+    c.op(Op.end);
+    this.nest--;
+    c.get(EIP).i32(delta).op(Op.i32Add).set(EIP);
+    c.i32(to).set(ENTRY);
+    c.br(this.entries.length - 1 - this.j + this.nest);
+  }
+
+  /** Call the instruction's decoded closure (the interpreter's way); return when it says so. */
+  private exec(exec: Exec, length: number): void {
+    const c = this.c;
+    c.i32(this.addExec(exec, length));
+    c.get(EIP).i32(this.insnOff).op(Op.i32Add);
+    c.get(N).i32(this.insn).op(Op.i32Add);
+    c.call(H.x).op(Op.if, BLOCK_VOID);
+    c.get(N).i32(this.insn + 1).op(Op.i32Add).op(Op.return);
+    c.op(Op.end);
   }
 
   // ---- registers and the lazy-flag record, in the CPU area
@@ -146,9 +240,11 @@ class Gen {
     this.storeArea(L.OFF_LZ_BITS, () => this.c.i32(bits));
   }
 
-  /** Before a call that can fault or exit: which instruction of the block this is. */
+  /** Before a call that can fault or exit: the instruction's EIP, and the instructions completed before it. */
   private markInsn(): void {
-    this.c.i32(0).i32(this.insn).mem(Op.i32Store, this.area + L.OFF_JIT_INSN, 2);
+    const c = this.c;
+    c.i32(0).get(EIP).i32(this.insnOff).op(Op.i32Add).mem(Op.i32Store, this.area + L.OFF_JIT_EIP, 2);
+    c.i32(0).get(N).i32(this.insn).op(Op.i32Add).mem(Op.i32Store, this.area + L.OFF_JIT_DONE, 2);
   }
 
   // ---- memory operands
@@ -203,35 +299,33 @@ class Gen {
 
   // ---- branches (the last instruction of a block)
 
-  /** EIP := EIP of the block + `end` + rel (the target of a relative branch ending at `end`), and return. */
-  private jumpRel(end: number, rel: number): void {
-    this.storeArea(L.OFF_EIP, () => this.c.get(EIP).i32((end + rel) | 0).op(Op.i32Add));
-    this.c.i32((this.insn + 1) | NATIVE_BRANCHED).op(Op.return);
-  }
-
-  /** A block-ending instruction; false when not covered (the interpreter runs it). */
-  branch(d: Instr, i: number, end: number): boolean {
+  /** A block-ending instruction of block b ending at `end`; false when not covered (nothing emitted). */
+  private branch(d: Instr, b: Block, end: number): boolean {
     const mark = this.c.bytes.length;
-    if (this.branchCode(d, i, end)) return true;
+    if (this.branchCode(d, b, end)) return true;
     this.c.bytes.length = mark;
     return false;
   }
 
-  private branchCode(d: Instr, i: number, end: number): boolean {
-    this.insn = i;
-    // Targets are checked against the CS limit by the interpreter; a flat CS has none to check.
-    if (!d.o32 || d.rep !== 0 || d.lock || !(this.mode.segFastRead & (1 << CS))) return false;
+  private branchCode(d: Instr, b: Block, end: number): boolean {
+    if (!d.o32 || d.rep !== 0 || d.lock) return false;
     const op = d.opcode;
     const c = this.c;
+    const done = this.insn + 1;
+    const target = b.phys + end + d.imm;
     if ((op >= 0x70 && op < 0x80) || (op >= 0x0f80 && op < 0x0f90)) {
       c.i32(op & 15).call(H.cc).op(Op.if, BLOCK_VOID);
-      this.jumpRel(end, d.imm);
+      this.nest++;
+      this.chain(target, end + d.imm, done);
+      c.op(Op.else);
+      this.chain(b.phys + end, end, done);
       c.op(Op.end);
-      return true; // not taken: falls through, as the count returned after it says
+      this.nest--;
+      return true;
     }
     switch (op) {
       case 0xe9: case 0xeb:
-        this.jumpRel(end, d.imm);
+        this.chain(target, end + d.imm, done);
         return true;
       case 0xe8: {
         if (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
@@ -240,7 +334,11 @@ class Gen {
         this.reg32(4); c.i32(4).op(Op.i32Sub).set(OFF);
         this.store(SS, 4, A);
         this.setReg32(4, () => c.get(OFF));
-        this.jumpRel(end, d.imm);
+        // A store over the running page: return, at the target.
+        c.get(STOP).op(Op.if, BLOCK_VOID);
+        this.exitAt(end + d.imm, done);
+        c.op(Op.end);
+        this.chain(target, end + d.imm, done);
         return true;
       }
       case 0xc3: {
@@ -250,7 +348,7 @@ class Gen {
         c.set(A);
         this.setReg32(4, () => c.get(OFF).i32(4).op(Op.i32Add));
         this.storeArea(L.OFF_EIP, () => c.get(A));
-        c.i32((this.insn + 1) | NATIVE_BRANCHED).op(Op.return);
+        c.get(N).i32(done).op(Op.i32Add).op(Op.return);
         return true;
       }
       default:
@@ -260,21 +358,28 @@ class Gen {
 
   // ---- instructions
 
-  /** Emit one instruction and, after a store, the stop check; false when it is not covered. */
-  emit(d: Instr, i: number): boolean {
+  /** Emit one instruction ending at `end` and, after a store, the stop check; false when it is not covered (nothing emitted). */
+  emit(d: Instr, end: number): boolean {
     this.stored = false;
     const mark = this.c.bytes.length;
-    if (!this.instruction(d, i)) {
-      this.c.bytes.length = mark; // nothing of it stays
+    if (!this.instruction(d)) {
+      this.c.bytes.length = mark;
       return false;
     }
-    if (this.stored) this.c.get(STOP).op(Op.if, BLOCK_VOID).i32(i + 1).op(Op.return).op(Op.end);
+    this.stopCheck(end);
     return true;
   }
 
+  /** After a store that went over the running page (STOP): return with EIP after this instruction. */
+  private stopCheck(end: number): void {
+    if (!this.stored) return;
+    this.c.get(STOP).op(Op.if, BLOCK_VOID);
+    this.exitAt(end, this.insn + 1);
+    this.c.op(Op.end);
+  }
+
   /** Emit one instruction; false when it is not covered (emit() drops what it wrote). */
-  private instruction(d: Instr, i: number): boolean {
-    this.insn = i;
+  private instruction(d: Instr): boolean {
     if (!d.o32 || !d.a32 || d.rep !== 0 || d.lock || !d.entry) return false;
     const op = d.opcode;
     const m = d.mem;

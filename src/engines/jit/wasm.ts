@@ -7,7 +7,7 @@ export type ValType = typeof I32;
 
 /** Opcodes used by the translator. */
 export const Op = {
-  unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f,
+  unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, brTable: 0x0e, return: 0x0f,
   call: 0x10, drop: 0x1a, select: 0x1b,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
   i32Load: 0x28, i32Load8S: 0x2c, i32Load8U: 0x2d, i32Load16S: 0x2e, i32Load16U: 0x2f,
@@ -86,6 +86,14 @@ export class Code {
   br(depth: number, op: number = Op.br): this {
     this.bytes.push(op);
     uleb(this.bytes, depth);
+    return this;
+  }
+  /** br_table: to labels[i] for the value i on the stack, else to the default label. */
+  brTable(labels: readonly number[], otherwise: number): this {
+    this.bytes.push(Op.brTable);
+    uleb(this.bytes, labels.length);
+    for (const l of labels) uleb(this.bytes, l);
+    uleb(this.bytes, otherwise);
     return this;
   }
 }
