@@ -29,7 +29,7 @@ import { PvPanic, PVPANIC_PANICKED } from '../devices/pci/pvpanic.ts';
 import type { EngineName } from './config.ts';
 
 /** How far virtual time may run ahead of the host clock before the run loop waits. */
-const MAX_LEAD_NS = 20e6;
+const MAX_LEAD_NS = 250e6;
 /** Longest run() slice, in instructions, so timers and host input are served promptly. */
 const MAX_SLICE = 100_000;
 const CONSOLE_TAIL_BYTES = 4096;

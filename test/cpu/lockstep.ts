@@ -213,7 +213,7 @@ export function lockstepCase(seed: number, index: number, runs = 300, threshold 
     ram: memory.u8, area: { buffer: memory.wasm.buffer, memory: memory.wasm, offset: memory.engineAreaOffset }, interrupts, readTsc: () => 0,
   }));
   const jit = side((memory, interrupts) => new JitVcpu({
-    ram: memory.u8, area: { buffer: memory.wasm.buffer, memory: memory.wasm, offset: memory.engineAreaOffset }, interrupts, readTsc: () => 0, threshold,
+    ram: memory.u8, area: { buffer: memory.wasm.buffer, memory: memory.wasm, offset: memory.engineAreaOffset }, interrupts, readTsc: () => 0, threshold, compile: 'sync',
   }));
   const start = startState(interp.vcpu.saveState() as CpuState, cpl);
   for (const s of [interp, jit]) {

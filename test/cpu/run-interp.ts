@@ -117,7 +117,7 @@ export class InterpMachine {
       this.ram = memory.u8;
       const area = { buffer: memory.wasm.buffer, memory: memory.wasm, offset: memory.engineAreaOffset };
       // Threshold 1 and no batching: a block runs as native code from its first run, so that test programs do.
-      this.cpu = new JitVcpu({ ram: this.ram, area, interrupts: noInterrupts, readTsc: () => 0, ops, smcCooldown: opts.smcCooldown, threshold: 1, batch: 1 }).cpu;
+      this.cpu = new JitVcpu({ ram: this.ram, area, interrupts: noInterrupts, readTsc: () => 0, ops, smcCooldown: opts.smcCooldown, threshold: 1, batch: 1, compile: 'sync' }).cpu;
     } else {
       this.ram = new Uint8Array(ramSize);
       this.cpu = new Cpu({ ram: this.ram, interrupts: noInterrupts, readTsc: () => 0, ops, blocks: opts.blocks, smcCooldown: opts.smcCooldown });

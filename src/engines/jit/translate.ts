@@ -301,9 +301,9 @@ class Gen {
 
   /** A block-ending instruction of block b ending at `end`; false when not covered (nothing emitted). */
   private branch(d: Instr, b: Block, end: number): boolean {
-    const mark = this.c.bytes.length;
+    const mark = this.c.length;
     if (this.branchCode(d, b, end)) return true;
-    this.c.bytes.length = mark;
+    this.c.truncate(mark);
     return false;
   }
 
@@ -361,9 +361,9 @@ class Gen {
   /** Emit one instruction ending at `end` and, after a store, the stop check; false when it is not covered (nothing emitted). */
   emit(d: Instr, end: number): boolean {
     this.stored = false;
-    const mark = this.c.bytes.length;
+    const mark = this.c.length;
     if (!this.instruction(d)) {
-      this.c.bytes.length = mark;
+      this.c.truncate(mark);
       return false;
     }
     this.stopCheck(end);

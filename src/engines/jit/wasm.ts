@@ -20,81 +20,125 @@ export const Op = {
 /** The empty block type (no result). */
 export const BLOCK_VOID = 0x40;
 
-export function uleb(out: number[], v: number): void {
-  v >>>= 0;
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-}
+/** A growing byte buffer: what the encoder writes into. */
+export class Bytes {
+  buf = new Uint8Array(256);
+  length = 0;
 
-export function sleb(out: number[], v: number): void {
-  v |= 0;
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return;
+  private grow(n: number): void {
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.buf.subarray(0, this.length));
+    this.buf = b;
+  }
+  byte(v: number): void {
+    if (this.length === this.buf.length) this.grow(1);
+    this.buf[this.length++] = v;
+  }
+  append(b: Bytes | Uint8Array): void {
+    const src = b instanceof Bytes ? b.buf.subarray(0, b.length) : b;
+    if (this.length + src.length > this.buf.length) this.grow(src.length);
+    this.buf.set(src, this.length);
+    this.length += src.length;
+  }
+  uleb(v: number): void {
+    v >>>= 0;
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v !== 0) b |= 0x80;
+      this.byte(b);
+    } while (v !== 0);
+  }
+  sleb(v: number): void {
+    v |= 0;
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+        this.byte(b);
+        return;
+      }
+      this.byte(b | 0x80);
     }
-    out.push(b | 0x80);
+  }
+  name(s: string): void {
+    const b = new TextEncoder().encode(s);
+    this.uleb(b.length);
+    this.append(b);
+  }
+  /** A vector: the count, then each item. */
+  vec<T>(items: readonly T[], each: (item: T, i: number) => void): void {
+    this.uleb(items.length);
+    items.forEach(each);
+  }
+  /** A size-prefixed part (a section's or a function body's contents). */
+  sized(body: (b: Bytes) => void): void {
+    const b = new Bytes();
+    body(b);
+    this.uleb(b.length);
+    this.append(b);
+  }
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.length);
   }
 }
 
 /** A function body being written: instructions as bytes. */
-export class Code {
-  readonly bytes: number[] = [];
-
+export class Code extends Bytes {
   op(...ops: number[]): this {
-    for (const o of ops) this.bytes.push(o);
+    for (const o of ops) this.byte(o);
     return this;
   }
   i32(v: number): this {
-    this.bytes.push(Op.i32Const);
-    sleb(this.bytes, v);
+    this.byte(Op.i32Const);
+    this.sleb(v);
     return this;
   }
   get(local: number): this {
-    this.bytes.push(Op.localGet);
-    uleb(this.bytes, local);
+    this.byte(Op.localGet);
+    this.uleb(local);
     return this;
   }
   set(local: number): this {
-    this.bytes.push(Op.localSet);
-    uleb(this.bytes, local);
+    this.byte(Op.localSet);
+    this.uleb(local);
     return this;
   }
   tee(local: number): this {
-    this.bytes.push(Op.localTee);
-    uleb(this.bytes, local);
+    this.byte(Op.localTee);
+    this.uleb(local);
     return this;
   }
   call(func: number): this {
-    this.bytes.push(Op.call);
-    uleb(this.bytes, func);
+    this.byte(Op.call);
+    this.uleb(func);
     return this;
   }
   /** A load or store with alignment hint log2(align) and a constant offset. */
   mem(op: number, offset: number, alignLog2 = 0): this {
-    this.bytes.push(op);
-    uleb(this.bytes, alignLog2);
-    uleb(this.bytes, offset);
+    this.byte(op);
+    this.uleb(alignLog2);
+    this.uleb(offset);
     return this;
   }
   br(depth: number, op: number = Op.br): this {
-    this.bytes.push(op);
-    uleb(this.bytes, depth);
+    this.byte(op);
+    this.uleb(depth);
     return this;
   }
   /** br_table: to labels[i] for the value i on the stack, else to the default label. */
   brTable(labels: readonly number[], otherwise: number): this {
-    this.bytes.push(Op.brTable);
-    uleb(this.bytes, labels.length);
-    for (const l of labels) uleb(this.bytes, l);
-    uleb(this.bytes, otherwise);
+    this.byte(Op.brTable);
+    this.uleb(labels.length);
+    for (const l of labels) this.uleb(l);
+    this.uleb(otherwise);
     return this;
+  }
+  /** Drop what was written after `mark` (a length read before). */
+  truncate(mark: number): void {
+    this.length = mark;
   }
 }
 
@@ -111,92 +155,63 @@ export interface ModuleSpec {
   functions: { type: FuncType; locals: number; body: Code; exportName: string }[];
 }
 
-function vec(out: number[], items: number[][]): void {
-  uleb(out, items.length);
-  for (const i of items) out.push(...i);
-}
-
-function name(s: string): number[] {
-  const b = [...new TextEncoder().encode(s)];
-  const out: number[] = [];
-  uleb(out, b.length);
-  return [...out, ...b];
-}
-
-function section(out: number[], id: number, body: number[]): void {
-  out.push(id);
-  uleb(out, body.length);
-  for (let i = 0; i < body.length; i++) out.push(body[i]);
-}
-
 /** The binary module for spec. */
 export function encodeModule(spec: ModuleSpec): Uint8Array {
   const types: FuncType[] = [];
+  const keys: string[] = [];
   const typeIndex = (t: FuncType): number => {
     const key = `${t.params.join(',')}>${t.results.join(',')}`;
-    let i = types.findIndex((u) => `${u.params.join(',')}>${u.results.join(',')}` === key);
-    if (i < 0) i = types.push(t) - 1;
+    let i = keys.indexOf(key);
+    if (i < 0) {
+      i = keys.push(key) - 1;
+      types.push(t);
+    }
     return i;
   };
-  const importEntries = spec.imports.map((im) => {
-    const e = [...name(im.module), ...name(im.name), 0x00];
-    uleb(e, typeIndex(im.type));
-    return e;
+  const imports = spec.imports.map((im) => typeIndex(im.type));
+  const funcs = spec.functions.map((f) => typeIndex(f.type));
+  const out = new Bytes();
+  out.append(Uint8Array.of(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00));
+  const section = (id: number, body: (b: Bytes) => void): void => {
+    out.byte(id);
+    out.sized(body);
+  };
+  section(1, (b) => b.vec(types, (t) => {
+    b.byte(0x60);
+    b.vec(t.params, (p) => b.byte(p));
+    b.vec(t.results, (r) => b.byte(r));
+  }));
+  section(2, (b) => {
+    b.uleb(spec.imports.length + 1);
+    spec.imports.forEach((im, i) => {
+      b.name(im.module);
+      b.name(im.name);
+      b.byte(0x00);
+      b.uleb(imports[i]);
+    });
+    b.name(spec.memory.module);
+    b.name(spec.memory.name);
+    b.byte(0x02);
+    b.byte(0x01);
+    b.uleb(spec.memory.pages);
+    b.uleb(spec.memory.pages);
   });
-  const mem = [...name(spec.memory.module), ...name(spec.memory.name), 0x02, 0x01];
-  uleb(mem, spec.memory.pages);
-  uleb(mem, spec.memory.pages);
-  importEntries.push(mem);
-  const funcTypes = spec.functions.map((f) => {
-    const e: number[] = [];
-    uleb(e, typeIndex(f.type));
-    return e;
-  });
-
-  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  section(out, 1, (() => {
-    const b: number[] = [];
-    vec(b, types.map((t) => {
-      const e = [0x60];
-      uleb(e, t.params.length);
-      e.push(...t.params);
-      uleb(e, t.results.length);
-      e.push(...t.results);
-      return e;
-    }));
-    return b;
-  })());
-  section(out, 2, (() => { const b: number[] = []; vec(b, importEntries); return b; })());
-  section(out, 3, (() => { const b: number[] = []; vec(b, funcTypes); return b; })());
-  section(out, 7, (() => {
-    const b: number[] = [];
-    vec(b, spec.functions.map((f, i) => {
-      const e = name(f.exportName);
-      e.push(0x00);
-      uleb(e, spec.imports.length + i);
-      return e;
-    }));
-    return b;
-  })());
-  section(out, 10, (() => {
-    const b: number[] = [];
-    vec(b, spec.functions.map((f) => {
-      const body: number[] = [];
-      if (f.locals > 0) {
-        uleb(body, 1);
-        uleb(body, f.locals);
-        body.push(I32);
-      } else {
-        uleb(body, 0);
-      }
-      for (let i = 0; i < f.body.bytes.length; i++) body.push(f.body.bytes[i]);
-      body.push(Op.end);
-      const e: number[] = [];
-      uleb(e, body.length);
-      for (let i = 0; i < body.length; i++) e.push(body[i]);
-      return e;
-    }));
-    return b;
-  })());
-  return Uint8Array.from(out);
+  section(3, (b) => b.vec(funcs, (t) => b.uleb(t)));
+  section(7, (b) => b.vec(spec.functions, (f, i) => {
+    b.name(f.exportName);
+    b.byte(0x00);
+    b.uleb(spec.imports.length + i);
+  }));
+  section(10, (b) => b.vec(spec.functions, (f) => b.sized((body) => {
+    if (f.locals > 0) {
+      body.uleb(1);
+      body.uleb(f.locals);
+      body.byte(I32);
+    } else {
+      body.uleb(0);
+    }
+    body.append(f.body);
+    body.byte(Op.end);
+  })));
+  return out.bytes();
 }

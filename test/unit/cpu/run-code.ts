@@ -95,7 +95,7 @@ export class TestMachine {
   readonly vcpu: InterpVcpu | JitVcpu = TEST_ENGINE === 'jit'
     ? new JitVcpu({
       ram: this.ram, area: { buffer: this.memory.wasm.buffer, memory: this.memory.wasm, offset: this.memory.engineAreaOffset },
-      interrupts: { hasInterrupt: () => false, acknowledge: () => 0 }, readTsc: () => 0, threshold: 1, batch: 1,
+      interrupts: { hasInterrupt: () => false, acknowledge: () => 0 }, readTsc: () => 0, threshold: 1, batch: 1, compile: 'sync',
     })
     : new InterpVcpu({ ram: this.ram, interrupts: { hasInterrupt: () => false, acknowledge: () => 0 }, readTsc: () => 0 });
   readonly cpu = this.vcpu.cpu;
