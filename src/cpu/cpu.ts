@@ -19,6 +19,10 @@ import type { FpuHost } from './fpu/host.ts';
 import type { Block, BlockDecoder, BlockTranslator, Exec, NativeBlock } from './blocks.ts';
 import { NO_NATIVE } from './blocks.ts';
 import * as L from './layout.ts';
+import {
+  adjustRule, carryRule, conditionTester, flagGetter, overflowRule, parityRule, signRule, zeroRule,
+  LZ_ADC, LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_NONE, LZ_SBB, LZ_SUB,
+} from './flag-rules.ts';
 import { decodeMem, memOffset, newMemOperand, readPrefixes, TOO_LONG } from './decoder.ts';
 import { cpuViews, privateCpuArea, type CpuArea } from './layout.ts';
 
@@ -39,15 +43,8 @@ export class MachineError extends Error {}
 
 export type Handler = (cpu: Cpu) => void;
 
-// Lazy arithmetic flags: the last flag-setting operation, evaluated on demand.
-export const LZ_NONE = 0;
-export const LZ_ADD = 1;
-export const LZ_ADC = 2;
-export const LZ_SUB = 3;
-export const LZ_SBB = 4;
-export const LZ_LOGIC = 5;
-export const LZ_INC = 6;
-export const LZ_DEC = 7;
+// Lazy arithmetic flags: the last flag-setting operation, evaluated on demand by the rules in flag-rules.ts.
+export { LZ_NONE, LZ_ADD, LZ_ADC, LZ_SUB, LZ_SBB, LZ_LOGIC, LZ_INC, LZ_DEC };
 
 // TLB entry bits (low 12 bits of (physPage ^ linPage) | flags).
 const T_VALID = 1;
@@ -63,13 +60,6 @@ const T_LARGE = 128;
 /** The physical page holds decoded blocks: writes take the slow path, which drops them. */
 const T_CODE = 256;
 const TLB_MAX_FILLED = 4096;
-
-const PARITY = new Uint8Array(256);
-for (let i = 0; i < 256; i++) {
-  let p = 1;
-  for (let b = i; b; b >>= 1) p ^= b & 1;
-  PARITY[i] = p ? FLAG_PF : 0;
-}
 
 /** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
 const REG8_INDEX = [0, 4, 8, 12, 1, 5, 9, 13];
@@ -387,58 +377,6 @@ export class Cpu implements FpuHost {
     this.setFlags(value, FLAGS_ARITH);
   }
 
-  private lzMask(): number {
-    return this.lzBits === 32 ? -1 : (1 << this.lzBits) - 1;
-  }
-
-  getCF(): number {
-    const m = this.lzMask();
-    switch (this.lzOp) {
-      case LZ_NONE: return this.flags & FLAG_CF;
-      case LZ_ADD: return (this.lzRes & m) >>> 0 < (this.lzA & m) >>> 0 ? 1 : 0;
-      case LZ_ADC: return (this.lzCarry ? (this.lzRes & m) >>> 0 <= (this.lzA & m) >>> 0 : (this.lzRes & m) >>> 0 < (this.lzA & m) >>> 0) ? 1 : 0;
-      case LZ_SUB: return (this.lzA & m) >>> 0 < (this.lzB & m) >>> 0 ? 1 : 0;
-      case LZ_SBB: return (this.lzCarry ? (this.lzA & m) >>> 0 <= (this.lzB & m) >>> 0 : (this.lzA & m) >>> 0 < (this.lzB & m) >>> 0) ? 1 : 0;
-      case LZ_LOGIC: return 0;
-      default: return this.lzCarry;
-    }
-  }
-
-  getZF(): number {
-    if (this.lzOp === LZ_NONE) return this.flags & FLAG_ZF;
-    return (this.lzRes & this.lzMask()) === 0 ? FLAG_ZF : 0;
-  }
-
-  getSF(): number {
-    if (this.lzOp === LZ_NONE) return this.flags & FLAG_SF;
-    return (this.lzRes >>> (this.lzBits - 1)) & 1 ? FLAG_SF : 0;
-  }
-
-  getPF(): number {
-    if (this.lzOp === LZ_NONE) return this.flags & FLAG_PF;
-    return PARITY[this.lzRes & 0xff];
-  }
-
-  getAF(): number {
-    switch (this.lzOp) {
-      case LZ_NONE: return this.flags & FLAG_AF;
-      case LZ_LOGIC: return 0;
-      default: return (this.lzA ^ this.lzB ^ this.lzRes) & FLAG_AF;
-    }
-  }
-
-  getOF(): number {
-    const top = this.lzBits - 1;
-    switch (this.lzOp) {
-      case LZ_NONE: return this.flags & FLAG_OF;
-      case LZ_ADD: case LZ_ADC: case LZ_INC:
-        return ((this.lzA ^ this.lzRes) & (this.lzB ^ this.lzRes)) >>> top & 1 ? FLAG_OF : 0;
-      case LZ_SUB: case LZ_SBB: case LZ_DEC:
-        return ((this.lzA ^ this.lzB) & (this.lzA ^ this.lzRes)) >>> top & 1 ? FLAG_OF : 0;
-      default: return 0;
-    }
-  }
-
   /** Record a flag-setting ALU result; returns res. */
   setLazy(op: number, a: number, b: number, res: number, bits: number): void {
     this.lzOp = op;
@@ -446,22 +384,6 @@ export class Cpu implements FpuHost {
     this.lzB = b;
     this.lzRes = res;
     this.lzBits = bits;
-  }
-
-  /** Evaluate condition code cc (0..15, the low nibble of Jcc/SETcc/CMOVcc). */
-  testCC(cc: number): boolean {
-    let r: boolean;
-    switch (cc >> 1) {
-      case 0: r = this.getOF() !== 0; break;
-      case 1: r = this.getCF() !== 0; break;
-      case 2: r = this.getZF() !== 0; break;
-      case 3: r = (this.getCF() | this.getZF()) !== 0; break;
-      case 4: r = this.getSF() !== 0; break;
-      case 5: r = this.getPF() !== 0; break;
-      case 6: r = !this.getSF() !== !this.getOF(); break;
-      default: r = this.getZF() !== 0 || !this.getSF() !== !this.getOF(); break;
-    }
-    return (cc & 1) === 0 ? r : !r;
   }
 
   // ---------------------------------------------------------------- segments
@@ -1988,3 +1910,24 @@ export function descLimit(lo: number, hi: number): number {
 export function descAccess(hi: number): number {
   return ((hi >> 8) & 0xff) | (((hi >> 20) & 0xf) << 12);
 }
+
+// The flag getters and the condition test, built from the one description of the flag
+// rules (flag-rules.ts) that the jit's generated code also comes from.
+export interface Cpu {
+  /** CF (0 or 1), ZF, SF, PF, AF, OF (their EFLAGS bits) of the lazy record, or of EFLAGS without one. */
+  getCF(): number;
+  getZF(): number;
+  getSF(): number;
+  getPF(): number;
+  getAF(): number;
+  getOF(): number;
+  /** Evaluate condition code cc (0..15, the low nibble of Jcc/SETcc/CMOVcc). */
+  testCC(cc: number): boolean;
+}
+Cpu.prototype.getCF = flagGetter(carryRule, FLAG_CF);
+Cpu.prototype.getZF = flagGetter(zeroRule, FLAG_ZF);
+Cpu.prototype.getSF = flagGetter(signRule, FLAG_SF);
+Cpu.prototype.getPF = flagGetter(parityRule, FLAG_PF);
+Cpu.prototype.getAF = flagGetter(adjustRule, FLAG_AF);
+Cpu.prototype.getOF = flagGetter(overflowRule, FLAG_OF);
+Cpu.prototype.testCC = conditionTester();

@@ -77,7 +77,7 @@ function program(r: Rng): number[] {
   let smcTarget = -1;
   const n = r.range(4, 40);
   for (let i = 0; i < n; i++) {
-    switch (r.int(18)) {
+    switch (r.int(20)) {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
@@ -105,6 +105,23 @@ function program(r: Rng): number[] {
         else if (smcTarget >= 0) { out.push(0x83, 0x05); d32(out, smcTarget); out.push(r.int(256)); } // add dword [abs], imm8: flags and a store over code
         else out.push(0xc7, 0xc0 | dst()), d32(out, r.u32());
         break;
+      case 17: case 18: {
+        // a flag-setting instruction (8- or 32-bit, or INC/DEC, or one the translator leaves to the interpreter), then a
+        // Jcc with any condition over a mov: flags evaluated inline or by testCC, both ways of a branch inside the loop
+        const k = r.int(4);
+        if (k === 0) out.push(r.pick([0x00, 0x08, 0x20, 0x28, 0x30, 0x38, 0x84]), 0xc0 | (any() << 3) | r.pick([0, 2, 3, 6, 7]));
+        else if (k === 1) out.push(r.pick([0x01, 0x09, 0x21, 0x29, 0x31, 0x39, 0x85]), 0xc0 | (any() << 3) | dst());
+        else if (k === 2) out.push(r.pick([0x40, 0x48]) + dst());
+        else {
+          const op = r.pick([0xf8, 0xf9, 0xf5, 0x11, 0x19]); // CLC, STC, CMC, ADC, SBB
+          out.push(op);
+          if (op === 0x11 || op === 0x19) out.push(0xc0 | (any() << 3) | dst());
+        }
+        const cc = r.int(16);
+        if (r.chance(0.5)) out.push(0x70 + cc, 5); else { out.push(0x0f, 0x80 + cc); d32(out, 5); }
+        out.push(0xb8 + dst()); d32(out, r.u32());
+        break;
+      }
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated
     }
   }

@@ -8,8 +8,11 @@
 // (src/cpu/layout.ts); guest memory is reached through the software TLB inline, with a
 // call to the interpreter's own access path on a miss, an MMIO page, a page crossing or
 // a misaligned access (which is where faults come from). The instructions come from the
-// shared decoder (src/cpu/decoder.ts); what the flags mean stays in cpu.ts: generated
-// code records the same lazy state (op, operands, result, width) that alu.ts records.
+// shared decoder (src/cpu/decoder.ts). Generated code records the same lazy flag state
+// (op, operands, result, width) that alu.ts records; a Jcc, or the CF that INC/DEC keep,
+// is evaluated inline by the flag rules of src/cpu/flag-rules.ts (the description the
+// interpreter's getters are built from) when the block itself wrote the record, and by
+// the interpreter's testCC/getCF otherwise.
 //
 // Generated directly, in 32-bit code with 32-bit operands and addresses and flat
 // segments: MOV (r/m, immediates), MOVZX/MOVSX, LEA, ADD/OR/AND/SUB/XOR/CMP/TEST in every
@@ -19,6 +22,7 @@
 // leaves to step()) ends the native code, and the interpreter runs it.
 import { CS, SS } from '../../cpu/constants.ts';
 import { LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SUB, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
+import { carryRule, conditionRule, overflowRule, parityRule, signRule, zeroRule, type FlagOps } from '../../cpu/flag-rules.ts';
 import { stepAgain, type Block, type Exec } from '../../cpu/blocks.ts';
 import { decodeInstr, type Instr, type MemOperand } from '../../cpu/decoder.ts';
 import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
@@ -128,6 +132,8 @@ class Gen {
   private insn = 0;
   /** The instruction being emitted has a store (which may set STOP). */
   private stored = false;
+  /** The lazy record's operation and width when this block's code wrote it (null: unknown, from before). */
+  private known: { op: number; bits: number } | null = null;
 
   constructor(
     private readonly area: number, private readonly mode: TranslationMode, private readonly index: DecodeIndex,
@@ -143,6 +149,7 @@ class Gen {
     const b = this.entries[j];
     this.j = j;
     this.nest = 0;
+    this.known = null;
     let at = 0;
     for (let i = 0; i < b.count; i++) {
       const end = b.ends[i];
@@ -206,6 +213,46 @@ class Gen {
     c.call(H.x).op(Op.if, BLOCK_VOID);
     c.get(N).i32(this.insn + 1).op(Op.i32Add).op(Op.return);
     c.op(Op.end);
+    this.known = null; // the closure may have set the flags
+  }
+
+  // ---- flags: the rules of flag-rules.ts, as WebAssembly
+
+  /** The flag rules' operations over the lazy record in the CPU area, for an operation of `bits`. */
+  private flagOps(bits: number): FlagOps<() => void> {
+    const c = this.c;
+    const field = (off: number) => (): void => { c.i32(0).mem(Op.i32Load, this.area + off, 2); };
+    const bin = (op: number) => (x: () => void, y: () => void) => (): void => { x(); y(); c.op(op); };
+    const bitOf = (x: () => void, n: number) => (): void => { x(); c.i32(n).op(Op.i32ShrU).i32(1).op(Op.i32And); };
+    return {
+      a: field(L.OFF_LZ_A), b: field(L.OFF_LZ_B), res: field(L.OFF_LZ_RES), carry: field(L.OFF_LZ_CARRY),
+      k: (v) => () => { c.i32(v); },
+      w: (x) => (bits === 32 ? x : () => { x(); c.i32((1 << bits) - 1).op(Op.i32And); }),
+      ltu: bin(Op.i32LtU), leu: bin(Op.i32LeU), and: bin(Op.i32And), or: bin(Op.i32Or), xor: bin(Op.i32Xor),
+      top: (x) => bitOf(x, bits - 1),
+      bit: bitOf,
+      zero: (x) => () => { x(); c.op(Op.i32Eqz); },
+      parity: (x) => () => { x(); c.i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz); },
+      pick: (cond, x, y) => () => { x(); y(); cond(); c.op(Op.select); },
+    };
+  }
+
+  /** Push condition cc (0 or 1): inline when this block wrote the record, else the interpreter's testCC. */
+  private condition(cc: number): void {
+    const k = this.known;
+    if (k === null) {
+      this.c.i32(cc).call(H.cc);
+      return;
+    }
+    const f = this.flagOps(k.bits);
+    conditionRule(f, { cf: carryRule(f, k.op), zf: zeroRule(f), sf: signRule(f), of: overflowRule(f, k.op), pf: parityRule(f) }, cc)();
+  }
+
+  /** Push CF (0 or 1), as condition() does. */
+  private carry(): void {
+    const k = this.known;
+    if (k === null) this.c.call(H.cf);
+    else carryRule(this.flagOps(k.bits), k.op)();
   }
 
   // ---- registers and the lazy-flag record, in the CPU area
@@ -233,6 +280,7 @@ class Gen {
 
   /** The lazy-flag record alu.ts writes: setLazy(op, a, b, res, bits). */
   private setLazy(op: number, a: () => void, b: () => void, res: () => void, bits: number): void {
+    this.known = { op, bits };
     this.storeArea(L.OFF_LZ_OP, () => this.c.i32(op));
     this.storeArea(L.OFF_LZ_A, a);
     this.storeArea(L.OFF_LZ_B, b);
@@ -302,8 +350,10 @@ class Gen {
   /** A block-ending instruction of block b ending at `end`; false when not covered (nothing emitted). */
   private branch(d: Instr, b: Block, end: number): boolean {
     const mark = this.c.length;
+    const known = this.known;
     if (this.branchCode(d, b, end)) return true;
     this.c.truncate(mark);
+    this.known = known;
     return false;
   }
 
@@ -314,7 +364,8 @@ class Gen {
     const done = this.insn + 1;
     const target = b.phys + end + d.imm;
     if ((op >= 0x70 && op < 0x80) || (op >= 0x0f80 && op < 0x0f90)) {
-      c.i32(op & 15).call(H.cc).op(Op.if, BLOCK_VOID);
+      this.condition(op & 15);
+      c.op(Op.if, BLOCK_VOID);
       this.nest++;
       this.chain(target, end + d.imm, done);
       c.op(Op.else);
@@ -362,8 +413,10 @@ class Gen {
   emit(d: Instr, end: number): boolean {
     this.stored = false;
     const mark = this.c.length;
+    const known = this.known;
     if (!this.instruction(d)) {
       this.c.truncate(mark);
+      this.known = known;
       return false;
     }
     this.stopCheck(end);
@@ -418,7 +471,7 @@ class Gen {
       const r = op & 7;
       const isInc = op < 0x48;
       // lzCarry = CF before, as inc()/dec() record it.
-      this.storeArea(L.OFF_LZ_CARRY, () => c.call(H.cf));
+      this.storeArea(L.OFF_LZ_CARRY, () => this.carry());
       this.reg32(r); c.set(A);
       c.get(A).i32(1).op(isInc ? Op.i32Add : Op.i32Sub).set(R);
       this.setLazy(isInc ? LZ_INC : LZ_DEC, () => c.get(A), () => c.i32(1), () => c.get(R), 32);
