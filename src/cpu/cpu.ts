@@ -1588,8 +1588,7 @@ export class Cpu implements FpuHost {
    */
   nativeExec(exec: Exec, eip: number, length: number, done: number): number {
     const s = this.s32;
-    this.loadLazyFlags();
-    this.flags = s[L.OFF_FLAGS >> 2];
+    this.loadNativeFlags();
     s[L.OFF_JIT_EIP >> 2] = eip;
     s[L.OFF_JIT_DONE >> 2] = done;
     this.instructionsRetired = this.nativeBase + done;
@@ -1608,6 +1607,20 @@ export class Cpu implements FpuHost {
       return 1;
     }
     return 0;
+  }
+
+  /** For native code: the lazy-flag record and EFLAGS from the CPU area into the fields (where native code keeps them). */
+  loadNativeFlags(): void {
+    this.loadLazyFlags();
+    this.flags = this.s32[L.OFF_FLAGS >> 2];
+  }
+
+  /** For native code: fold the lazy-flag record in the CPU area into its EFLAGS there (materializeFlags). */
+  nativeMaterialize(): void {
+    this.loadNativeFlags();
+    this.materializeFlags();
+    this.s32[L.OFF_FLAGS >> 2] = this.flags;
+    this.s32[L.OFF_LZ_OP >> 2] = LZ_NONE;
   }
 
   /** The live decoded blocks of physical page `page`. */

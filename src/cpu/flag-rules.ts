@@ -43,6 +43,40 @@ export interface FlagOps<T> {
   parity(x: T): T;
   /** c ? x : y. */
   pick(c: T, x: T, y: T): T;
+  sub(x: T, y: T): T;
+  /** x << y, x >>> y, and x sign-extended from the operation's width >> y (y in 0..31). */
+  shl(x: T, y: T): T;
+  shr(x: T, y: T): T;
+  sar(x: T, y: T): T;
+}
+
+// Shifts and rotates by a count of 1..31 (already masked): the record is a = the operand,
+// b = the count, res = the result. Flags on this CPU (AMD, matched by hardware probe,
+// docs/cpu.md): OF follows the count-1 formula applied to the last step for every
+// count; shifts set AF and SF/ZF/PF from the result; rotates change only CF and OF.
+export const SHIFT_ROL = 0;
+export const SHIFT_ROR = 1;
+export const SHIFT_SHL = 4;
+export const SHIFT_SHR = 5;
+export const SHIFT_SAR = 7;
+
+export function shiftCarryRule<T>(f: FlagOps<T>, op: number, bits: T): T {
+  switch (op) {
+    case SHIFT_ROL: return f.bit(f.res, 0);
+    case SHIFT_ROR: return f.top(f.res);
+    case SHIFT_SHL: return f.pick(f.leu(f.b, bits), f.bit(f.shr(f.w(f.a), f.sub(bits, f.b)), 0), f.k(0));
+    case SHIFT_SHR: return f.bit(f.shr(f.w(f.a), f.sub(f.b, f.k(1))), 0);
+    default: return f.bit(f.sar(f.a, f.sub(f.b, f.k(1))), 0); // SAR
+  }
+}
+
+export function shiftOverflowRule<T>(f: FlagOps<T>, op: number, bits: T): T {
+  switch (op) {
+    case SHIFT_ROL: case SHIFT_SHL: return f.xor(f.top(f.res), shiftCarryRule(f, op, bits));
+    case SHIFT_ROR: return f.top(f.xor(f.res, f.shl(f.res, f.k(1)))); // the top two bits differ
+    case SHIFT_SHR: return f.top(f.shr(f.w(f.a), f.sub(f.b, f.k(1))));
+    default: return f.k(0); // SAR
+  }
 }
 
 export function carryRule<T>(f: FlagOps<T>, op: number): T {
@@ -107,22 +141,35 @@ export function conditionRule<T>(f: FlagOps<T>, fl: CcFlags<T>, cc: number): T {
 
 // ---- the JavaScript backend: source text over the Cpu's fields (`this`), for cpu.ts
 
-/** Expressions over a Cpu's lazy-flag fields; `m` is the width mask and `P` the parity table in the function built around them. */
-const JS: FlagOps<string> = {
-  a: 'this.lzA', b: 'this.lzB', res: 'this.lzRes', carry: 'this.lzCarry',
-  k: (v) => String(v),
-  w: (x) => `((${x} & m) >>> 0)`,
-  ltu: (x, y) => `(${x} < ${y} ? 1 : 0)`,
-  leu: (x, y) => `(${x} <= ${y} ? 1 : 0)`,
-  and: (x, y) => `(${x} & ${y})`,
-  or: (x, y) => `(${x} | ${y})`,
-  xor: (x, y) => `(${x} ^ ${y})`,
-  top: (x) => `((${x} >>> (this.lzBits - 1)) & 1)`,
-  bit: (x, n) => `((${x} >>> ${n}) & 1)`,
-  zero: (x) => `(${x} === 0 ? 1 : 0)`,
-  parity: (x) => `P[${x} & 0xff]`,
-  pick: (c, x, y) => `(${c} ? ${x} : ${y})`,
-};
+/**
+ * JavaScript expressions over the record's names (`a`, `b`, `res`, `carry`, and `bits`
+ * for the width); `m` is the width mask and `P` the parity table in the function built
+ * around them.
+ */
+function jsOps(n: { a: string; b: string; res: string; carry: string; bits: string }): FlagOps<string> {
+  return {
+    a: n.a, b: n.b, res: n.res, carry: n.carry,
+    k: (v) => String(v),
+    w: (x) => `((${x} & m) >>> 0)`,
+    ltu: (x, y) => `(${x} < ${y} ? 1 : 0)`,
+    leu: (x, y) => `(${x} <= ${y} ? 1 : 0)`,
+    and: (x, y) => `(${x} & ${y})`,
+    or: (x, y) => `(${x} | ${y})`,
+    xor: (x, y) => `(${x} ^ ${y})`,
+    top: (x) => `((${x} >>> (${n.bits} - 1)) & 1)`,
+    bit: (x, i) => `((${x} >>> ${i}) & 1)`,
+    zero: (x) => `(${x} === 0 ? 1 : 0)`,
+    parity: (x) => `P[${x} & 0xff]`,
+    pick: (c, x, y) => `(${c} ? ${x} : ${y})`,
+    sub: (x, y) => `(${x} - ${y})`,
+    shl: (x, y) => `(${x} << ${y})`,
+    shr: (x, y) => `(${x} >>> ${y})`,
+    sar: (x, y) => `(((${x} << (32 - ${n.bits})) >> (32 - ${n.bits})) >> ${y})`,
+  };
+}
+
+/** Over a Cpu's lazy-flag fields (`this`). */
+const JS = jsOps({ a: 'this.lzA', b: 'this.lzB', res: 'this.lzRes', carry: 'this.lzCarry', bits: 'this.lzBits' });
 
 /** 1 for each byte value with even parity. */
 export const PARITY_BIT = new Uint8Array(256);
@@ -167,4 +214,16 @@ export function conditionTester(): (cc: number) => boolean {
       default: return false;
     }
   };`)() as (cc: number) => boolean;
+}
+
+/**
+ * For ops/shift.ts: (a, count, r, bits) -> CF | OF << 11 of shift or rotate `op` (ROL,
+ * ROR, SHL, SHR, SAR), by the rules above.
+ */
+export function shiftFlagsOf(op: number): (a: number, count: number, r: number, bits: number) => number {
+  const f = jsOps({ a: 'a', b: 'n', res: 'r', carry: '0', bits: 'bits' });
+  return new Function(`return function (a, n, r, bits) {
+    const m = bits === 32 ? -1 : (1 << bits) - 1;
+    return ${shiftCarryRule(f, op, 'bits')} | (${shiftOverflowRule(f, op, 'bits')} << 11);
+  };`)() as (a: number, count: number, r: number, bits: number) => number;
 }

@@ -77,7 +77,7 @@ function program(r: Rng): number[] {
   let smcTarget = -1;
   const n = r.range(4, 40);
   for (let i = 0; i < n; i++) {
-    switch (r.int(20)) {
+    switch (r.int(26)) {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
@@ -120,6 +120,45 @@ function program(r: Rng): number[] {
         const cc = r.int(16);
         if (r.chance(0.5)) out.push(0x70 + cc, 5); else { out.push(0x0f, 0x80 + cc); d32(out, 5); }
         out.push(0xb8 + dst()); d32(out, r.u32());
+        break;
+      }
+      case 19: case 20: {
+        // shifts and rotates (RCL/RCR too) by 1 or an imm8, register or memory, 8- or 32-bit
+        const op = r.pick([0xc0, 0xc1, 0xd0, 0xd1]);
+        const ext = r.int(8);
+        out.push(op);
+        if (r.chance(0.7)) out.push(0xc0 | (ext << 3) | (op & 1 ? dst() : r.pick([0, 2, 3, 6, 7]))); else mem(ext);
+        if (op < 0xd0) out.push(r.chance(0.1) ? r.pick([0, 8, 16, 32]) : r.int(256));
+        break;
+      }
+      case 21: {
+        // group 3: TEST imm, NOT, NEG of a register or memory
+        const op = r.pick([0xf6, 0xf7]);
+        const ext = r.pick([0, 1, 2, 3]);
+        out.push(op);
+        if (r.chance(0.6)) out.push(0xc0 | (ext << 3) | (op & 1 ? dst() : r.pick([0, 2, 3, 6, 7]))); else mem(ext);
+        if (ext < 2) { if (op === 0xf7) d32(out, r.u32()); else out.push(r.int(256)); }
+        break;
+      }
+      case 22: {
+        // SETcc and CMOVcc, register or memory
+        const cc = r.int(16);
+        if (r.chance(0.5)) { out.push(0x0f, 0x90 + cc); if (r.chance(0.6)) out.push(0xc0 | r.pick([0, 2, 3, 6, 7])); else mem(0); }
+        else { out.push(0x0f, 0x40 + cc); if (r.chance(0.6)) out.push(0xc0 | (dst() << 3) | any()); else mem(dst()); }
+        break;
+      }
+      case 23: {
+        // PUSH imm8/imm32/[m] with a POP later; MOV AL/EAX <-> moffs
+        if (r.chance(0.5)) {
+          pushes.push(1);
+          const k = r.int(3);
+          if (k === 0) out.push(0x6a, r.int(256));
+          else if (k === 1) { out.push(0x68); d32(out, r.u32()); }
+          else { out.push(0xff); mem(6); }
+        } else {
+          out.push(r.pick([0xa0, 0xa1, 0xa2, 0xa3]));
+          d32(out, r.pick([DATA + r.int(0x1000), RO + r.int(0x1000), MMIO + r.int(0x1000), ABSENT + r.int(0x1000), DATA + 0xffe]));
+        }
         break;
       }
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated

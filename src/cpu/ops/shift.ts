@@ -1,6 +1,14 @@
 import type { Cpu } from '../cpu.ts';
 import { FLAG_AF, FLAG_CF, FLAG_OF } from '../constants.ts';
 import { editFlags, setResultFlags, widthMask } from './flags.ts';
+import { shiftFlagsOf, SHIFT_ROL, SHIFT_ROR, SHIFT_SAR, SHIFT_SHL, SHIFT_SHR } from '../flag-rules.ts';
+
+/** CF and OF of the shifts and rotates the jit translates too: the rules of flag-rules.ts. */
+const ROL_FLAGS = shiftFlagsOf(SHIFT_ROL);
+const ROR_FLAGS = shiftFlagsOf(SHIFT_ROR);
+const SHL_FLAGS = shiftFlagsOf(SHIFT_SHL);
+const SHR_FLAGS = shiftFlagsOf(SHIFT_SHR);
+const SAR_FLAGS = shiftFlagsOf(SHIFT_SAR);
 
 /** Group 2 operations, in /digit order (/6 is an alias of SHL). */
 export const ROL = 0;
@@ -40,14 +48,13 @@ export function shiftOp(cpu: Cpu, op: number, a: number, count: number, bits: nu
     case ROL: {
       const n = count & top;
       r = n ? ((a << n) | ((a & m) >>> (bits - n))) & m : a;
-      const cf = r & 1;
-      editFlags(cpu, cf | ((((r >>> top) ^ cf) & 1) << 11), FLAG_CF | FLAG_OF);
+      editFlags(cpu, ROL_FLAGS(a, count, r, bits), FLAG_CF | FLAG_OF);
       return r;
     }
     case ROR: {
       const n = count & top;
       r = n ? (((a & m) >>> n) | (a << (bits - n))) & m : a;
-      editFlags(cpu, ((r >>> top) & 1) | ((((r >>> top) ^ (r >>> (top - 1))) & 1) << 11), FLAG_CF | FLAG_OF);
+      editFlags(cpu, ROR_FLAGS(a, count, r, bits), FLAG_CF | FLAG_OF);
       return r;
     }
     case RCL: {
@@ -95,21 +102,17 @@ export function shiftOp(cpu: Cpu, op: number, a: number, count: number, bits: nu
     case SHL:
     case SAL: {
       r = (a << count) & m;
-      const cf = count <= bits ? (a >>> (bits - count)) & 1 : 0;
-      setResultFlags(cpu, r, bits, cf | FLAG_AF | ((((r >>> top) ^ cf) & 1) << 11));
+      setResultFlags(cpu, r, bits, SHL_FLAGS(a, count, r, bits) | FLAG_AF);
       return r;
     }
     case SHR: {
-      const before = (a & m) >>> (count - 1);
-      r = before >>> 1;
-      setResultFlags(cpu, r, bits, (before & 1) | FLAG_AF | (((before >>> top) & 1) << 11));
+      r = ((a & m) >>> (count - 1)) >>> 1;
+      setResultFlags(cpu, r, bits, SHR_FLAGS(a, count, r, bits) | FLAG_AF);
       return r;
     }
     default: {
-      const s = (a << (32 - bits)) >> (32 - bits);
-      const before = s >> (count - 1);
-      r = (before >> 1) & m;
-      setResultFlags(cpu, r, bits, (before & 1) | FLAG_AF);
+      r = ((((a << (32 - bits)) >> (32 - bits)) >> (count - 1)) >> 1) & m;
+      setResultFlags(cpu, r, bits, SAR_FLAGS(a, count, r, bits) | FLAG_AF);
       return r;
     }
   }

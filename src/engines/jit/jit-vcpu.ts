@@ -119,8 +119,9 @@ class Translator implements BlockTranslator {
       wr8: (seg, off, v) => { c.write8(c.linear(seg, off, 1, true), v & 0xff); return c.blockStopped ? 1 : 0; },
       wr16: (seg, off, v) => { c.write16(c.linear(seg, off, 2, true), v & 0xffff); return c.blockStopped ? 1 : 0; },
       wr32: (seg, off, v) => { c.write32(c.linear(seg, off, 4, true), v); return c.blockStopped ? 1 : 0; },
-      cf: () => { c.loadLazyFlags(); return c.getCF(); },
-      cc: (n) => { c.loadLazyFlags(); return c.testCC(n) ? 1 : 0; },
+      cf: () => { c.loadNativeFlags(); return c.getCF(); },
+      cc: (n) => { c.loadNativeFlags(); return c.testCC(n) ? 1 : 0; },
+      mat: () => { c.nativeMaterialize(); return 0; },
       x: () => 0, // per module (compilePending)
     };
   }

@@ -20,11 +20,15 @@
 // and RET. Any other instruction of the block calls its decoded closure (the
 // interpreter's, through Cpu.nativeExec); a system instruction (one the block decoder
 // leaves to step()) ends the native code, and the interpreter runs it.
-import { CS, SS } from '../../cpu/constants.ts';
+import { CS, DS, SS } from '../../cpu/constants.ts';
 import { LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SUB, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
-import { carryRule, conditionRule, overflowRule, parityRule, signRule, zeroRule, type FlagOps } from '../../cpu/flag-rules.ts';
+import {
+  adjustRule, carryRule, conditionRule, overflowRule, parityRule, shiftCarryRule, shiftOverflowRule, signRule, zeroRule,
+  LZ_NONE, SHIFT_ROL, SHIFT_ROR, SHIFT_SAR, SHIFT_SHL, SHIFT_SHR, type CcFlags, type FlagOps,
+} from '../../cpu/flag-rules.ts';
+import { FLAG_AF, FLAG_CF, FLAG_OF, FLAGS_ARITH } from '../../cpu/constants.ts';
 import { stepAgain, type Block, type Exec } from '../../cpu/blocks.ts';
-import { decodeInstr, type Instr, type MemOperand } from '../../cpu/decoder.ts';
+import { decodeInstr, newMemOperand, type Instr, type MemOperand } from '../../cpu/decoder.ts';
 import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
 import * as L from '../../cpu/layout.ts';
 import { BLOCK_VOID, Code, I32, Op } from './wasm.ts';
@@ -45,6 +49,8 @@ export const HELPERS = [
   { name: 'cf', params: 0, result: true },
   /** Condition code n (Jcc's low nibble) of the lazy-flag record in the area: Cpu.testCC. */
   { name: 'cc', params: 1, result: true },
+  /** Fold the lazy-flag record in the area into its EFLAGS: Cpu.nativeMaterialize. */
+  { name: 'mat', params: 0, result: false },
   /** Instruction k of the module's table, at EIP a, after b instructions done: Cpu.nativeExec (1: return now). */
   { name: 'x', params: 3, result: true },
 ] as const;
@@ -218,14 +224,14 @@ class Gen {
 
   // ---- flags: the rules of flag-rules.ts, as WebAssembly
 
-  /** The flag rules' operations over the lazy record in the CPU area, for an operation of `bits`. */
-  private flagOps(bits: number): FlagOps<() => void> {
+  /** The flag rules' operations for an operation of `bits`, over the lazy record in the CPU area or over `record`. */
+  private flagOps(bits: number, record?: { a: () => void; b: () => void; res: () => void }): FlagOps<() => void> {
     const c = this.c;
     const field = (off: number) => (): void => { c.i32(0).mem(Op.i32Load, this.area + off, 2); };
     const bin = (op: number) => (x: () => void, y: () => void) => (): void => { x(); y(); c.op(op); };
     const bitOf = (x: () => void, n: number) => (): void => { x(); c.i32(n).op(Op.i32ShrU).i32(1).op(Op.i32And); };
     return {
-      a: field(L.OFF_LZ_A), b: field(L.OFF_LZ_B), res: field(L.OFF_LZ_RES), carry: field(L.OFF_LZ_CARRY),
+      a: record?.a ?? field(L.OFF_LZ_A), b: record?.b ?? field(L.OFF_LZ_B), res: record?.res ?? field(L.OFF_LZ_RES), carry: field(L.OFF_LZ_CARRY),
       k: (v) => () => { c.i32(v); },
       w: (x) => (bits === 32 ? x : () => { x(); c.i32((1 << bits) - 1).op(Op.i32And); }),
       ltu: bin(Op.i32LtU), leu: bin(Op.i32LeU), and: bin(Op.i32And), or: bin(Op.i32Or), xor: bin(Op.i32Xor),
@@ -234,25 +240,75 @@ class Gen {
       zero: (x) => () => { x(); c.op(Op.i32Eqz); },
       parity: (x) => () => { x(); c.i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz); },
       pick: (cond, x, y) => () => { x(); y(); cond(); c.op(Op.select); },
+      sub: bin(Op.i32Sub), shl: bin(Op.i32Shl), shr: bin(Op.i32ShrU),
+      sar: (x, y) => () => {
+        x();
+        if (bits !== 32) c.i32(32 - bits).op(Op.i32Shl).i32(32 - bits).op(Op.i32ShrS);
+        y();
+        c.op(Op.i32ShrS);
+      },
     };
   }
 
-  /** Push condition cc (0 or 1): inline when this block wrote the record, else the interpreter's testCC. */
+  /** The flags for a condition: of the record this block wrote, or of EFLAGS (no record). */
+  private ccFlags(k: { op: number; bits: number }): { f: FlagOps<() => void>; fl: CcFlags<() => void> } {
+    const f = this.flagOps(k.bits);
+    if (k.op !== LZ_NONE) return { f, fl: { cf: carryRule(f, k.op), zf: zeroRule(f), sf: signRule(f), of: overflowRule(f, k.op), pf: parityRule(f) } };
+    const c = this.c;
+    const bit = (n: number) => (): void => { c.i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(n).op(Op.i32ShrU).i32(1).op(Op.i32And); };
+    return { f, fl: { cf: bit(0), zf: bit(6), sf: bit(7), of: bit(11), pf: bit(2) } };
+  }
+
+  /** Push condition cc (0 or 1): inline when this block wrote the flags, else the interpreter's testCC. */
   private condition(cc: number): void {
     const k = this.known;
     if (k === null) {
       this.c.i32(cc).call(H.cc);
       return;
     }
-    const f = this.flagOps(k.bits);
-    conditionRule(f, { cf: carryRule(f, k.op), zf: zeroRule(f), sf: signRule(f), of: overflowRule(f, k.op), pf: parityRule(f) }, cc)();
+    const { f, fl } = this.ccFlags(k);
+    conditionRule(f, fl, cc)();
   }
 
   /** Push CF (0 or 1), as condition() does. */
   private carry(): void {
     const k = this.known;
     if (k === null) this.c.call(H.cf);
-    else carryRule(this.flagOps(k.bits), k.op)();
+    else this.ccFlags(k).fl.cf();
+  }
+
+  /** Fold the lazy record into EFLAGS in the area (as Cpu.materializeFlags), by the rules when this block wrote it. */
+  private materialize(): void {
+    const k = this.known;
+    if (k !== null && k.op === LZ_NONE) return;
+    const c = this.c;
+    if (k === null) {
+      c.call(H.mat);
+    } else {
+      const f = this.flagOps(k.bits);
+      const parts: [() => void, number][] = [
+        [carryRule(f, k.op), 0], [parityRule(f), 2], [adjustRule(f, k.op), 4], [zeroRule(f), 6], [signRule(f), 7], [overflowRule(f, k.op), 11],
+      ];
+      this.setFlagsArea(~FLAGS_ARITH, () => {
+        for (const [rule, at] of parts) {
+          rule();
+          if (at) c.i32(at).op(Op.i32Shl);
+          c.op(Op.i32Or);
+        }
+      });
+    }
+    this.known = { op: LZ_NONE, bits: 32 };
+  }
+
+  /** EFLAGS := EFLAGS & keep | (what `more` ORs in), and no lazy record. */
+  private setFlagsArea(keep: number, more: () => void): void {
+    const c = this.c;
+    this.storeArea(L.OFF_FLAGS, () => {
+      c.i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(keep).op(Op.i32And);
+      more();
+    });
+    this.storeArea(L.OFF_LZ_OP, () => c.i32(LZ_NONE));
+    this.known = { op: LZ_NONE, bits: 32 };
   }
 
   // ---- registers and the lazy-flag record, in the CPU area
@@ -481,9 +537,7 @@ class Gen {
     if (op >= 0x50 && op < 0x58) {
       if (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
       this.reg32(op & 7); c.set(A);
-      this.reg32(4); c.i32(4).op(Op.i32Sub).set(OFF);
-      this.store(SS, 4, A);
-      this.setReg32(4, () => c.get(OFF));
+      this.push(A);
       return true;
     }
     if (op >= 0x58 && op < 0x60) {
@@ -559,6 +613,80 @@ class Gen {
         this.store(m.seg, bits === 8 ? 1 : 4, A);
         return true;
       }
+      case 0xc0: case 0xc1: case 0xd0: case 0xd1:
+        return this.shift(d, reg, op & 1 ? 32 : 8, (op >= 0xd0 ? 1 : d.imm) & 31);
+      case 0xf6: case 0xf7: {
+        const bits = op === 0xf6 ? 8 : 32;
+        const len = bits === 8 ? 1 : 4;
+        if (reg === 0 || reg === 1) { // TEST E, imm: recorded as (LOGIC, r, 0, r)
+          if (!this.loadE(m, rm, len)) return false;
+          c.i32(d.imm).op(Op.i32And).set(R);
+          this.setLazy(LZ_LOGIC, () => c.get(R), () => c.i32(0), () => c.get(R), bits);
+          return true;
+        }
+        if (reg !== 2 && reg !== 3) return false;
+        return this.rmwE(m, rm, len, () => {
+          if (reg === 2) { // NOT: no flags
+            c.get(A).i32(-1).op(Op.i32Xor).set(R);
+            return;
+          }
+          c.i32(0).get(A).op(Op.i32Sub).i32(bits === 32 ? -1 : 0xff).op(Op.i32And).set(R); // NEG: recorded as (SUB, 0, a, r)
+          this.setLazy(LZ_SUB, () => c.i32(0), () => c.get(A), () => c.get(R), bits);
+        });
+      }
+      case 0x6a: case 0x68: {
+        if (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
+        c.i32(op === 0x6a ? (d.imm << 24) >> 24 : d.imm).set(A);
+        this.push(A);
+        return true;
+      }
+      case 0xff: {
+        if (reg !== 6 || !m || !this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
+        if (!this.loadE(m, rm, 4)) return false;
+        c.set(A);
+        this.push(A);
+        return true;
+      }
+      case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
+        const mo = newMemOperand();
+        mo.seg = d.segOverride >= 0 ? d.segOverride : DS;
+        mo.disp = d.imm;
+        const len = op & 1 ? 4 : 1;
+        if (op < 0xa2) {
+          if (!this.loadE(mo, 0, len)) return false;
+          c.set(A);
+          this.setReg(len * 8, 0, A);
+          return true;
+        }
+        if (!this.address(mo, true)) return false;
+        if (len === 1) this.reg8(0); else this.reg32(0);
+        c.set(A);
+        this.store(mo.seg, len, A);
+        return true;
+      }
+      case 0x0f90: case 0x0f91: case 0x0f92: case 0x0f93: case 0x0f94: case 0x0f95: case 0x0f96: case 0x0f97:
+      case 0x0f98: case 0x0f99: case 0x0f9a: case 0x0f9b: case 0x0f9c: case 0x0f9d: case 0x0f9e: case 0x0f9f: {
+        if (!m) {
+          this.setReg8(rm, () => this.condition(op & 15));
+          return true;
+        }
+        if (!this.address(m, true)) return false;
+        this.condition(op & 15);
+        c.set(A);
+        this.store(m.seg, 1, A);
+        return true;
+      }
+      case 0x0f40: case 0x0f41: case 0x0f42: case 0x0f43: case 0x0f44: case 0x0f45: case 0x0f46: case 0x0f47:
+      case 0x0f48: case 0x0f49: case 0x0f4a: case 0x0f4b: case 0x0f4c: case 0x0f4d: case 0x0f4e: case 0x0f4f: {
+        // The source is read (and may fault) whether or not the condition holds.
+        if (!this.loadE(m, rm, 4)) return false;
+        c.set(A);
+        this.condition(op & 15);
+        c.op(Op.if, BLOCK_VOID);
+        this.setReg32(reg, () => c.get(A));
+        c.op(Op.end);
+        return true;
+      }
       case 0x0fb6: case 0x0fbe: case 0x0fb7: case 0x0fbf: {
         const word = op === 0x0fb7 || op === 0x0fbf;
         const signed = op === 0x0fbe || op === 0x0fbf;
@@ -571,6 +699,81 @@ class Gen {
       default:
         return false;
     }
+  }
+
+  /** PUSH local v (32-bit, flat SS with a 32-bit stack: the caller checked). */
+  private push(v: number): void {
+    const c = this.c;
+    this.reg32(4); c.i32(4).op(Op.i32Sub).set(OFF);
+    this.store(SS, 4, v);
+    this.setReg32(4, () => c.get(OFF));
+  }
+
+  /**
+   * A read-modify-write of the E operand (len 1 or 4): A := E, `body` computes R (and
+   * the flags), E := R. false when m's segment is not flat.
+   */
+  private rmwE(m: MemOperand | null, rm: number, len: 1 | 4, body: () => void): boolean {
+    const c = this.c;
+    if (!m) {
+      if (len === 1) this.reg8(rm); else this.reg32(rm);
+      c.set(A);
+      body();
+      this.setReg(len * 8, rm, R);
+      return true;
+    }
+    if (!this.address(m, true)) return false;
+    this.load(m.seg, len, true);
+    c.set(A);
+    body(); // the flags before the store, as the interpreter records them before its write
+    this.store(m.seg, len, R);
+    return true;
+  }
+
+  /** C0/C1/D0/D1: ROL, ROR, SHL/SAL, SHR, SAR of E (bits 8 or 32) by a count (1..31) known now. */
+  private shift(d: Instr, ext: number, bits: number, count: number): boolean {
+    if (ext === 2 || ext === 3 || count === 0) return false; // RCL/RCR, and a count of 0 (no flags, an access only)
+    const op = ext === 6 ? SHIFT_SHL : ext;
+    const c = this.c;
+    const mask = bits === 32 ? -1 : 0xff;
+    const rotate = op === SHIFT_ROL || op === SHIFT_ROR;
+    const n = count & (bits - 1); // a rotate's effective count
+    return this.rmwE(d.mem, d.modrm & 7, bits === 32 ? 4 : 1, () => {
+      switch (op) {
+        case SHIFT_ROL: case SHIFT_ROR:
+          if (bits === 32) c.get(A).i32(n).op(op === SHIFT_ROL ? Op.i32Rotl : Op.i32Rotr);
+          else if (n === 0) c.get(A);
+          else if (op === SHIFT_ROL) c.get(A).i32(n).op(Op.i32Shl).get(A).i32(8 - n).op(Op.i32ShrU).op(Op.i32Or).i32(0xff).op(Op.i32And);
+          else c.get(A).i32(n).op(Op.i32ShrU).get(A).i32(8 - n).op(Op.i32Shl).op(Op.i32Or).i32(0xff).op(Op.i32And);
+          break;
+        case SHIFT_SHL: c.get(A).i32(count).op(Op.i32Shl).i32(mask).op(Op.i32And); break;
+        case SHIFT_SHR: c.get(A).i32(count).op(Op.i32ShrU); break; // A is masked to its width already
+        default: // SAR
+          c.get(A);
+          if (bits !== 32) c.i32(24).op(Op.i32Shl).i32(24).op(Op.i32ShrS);
+          c.i32(count).op(Op.i32ShrS).i32(mask).op(Op.i32And);
+          break;
+      }
+      c.set(R);
+      const f = this.flagOps(bits, { a: () => c.get(A), b: () => c.i32(count), res: () => c.get(R) });
+      const cfOf = (): void => {
+        shiftCarryRule(f, op, f.k(bits))();
+        shiftOverflowRule(f, op, f.k(bits))();
+        c.i32(11).op(Op.i32Shl).op(Op.i32Or).op(Op.i32Or);
+      };
+      if (rotate) {
+        this.materialize(); // rotates keep SF, ZF, PF and AF
+        this.setFlagsArea(~(FLAG_CF | FLAG_OF), cfOf);
+      } else {
+        this.setFlagsArea(~FLAGS_ARITH, () => {
+          cfOf();
+          c.i32(FLAG_AF).op(Op.i32Or);
+          zeroRule(f)(); c.i32(6).op(Op.i32Shl).op(Op.i32Or);
+          signRule(f)(); c.i32(7).op(Op.i32Shl).op(Op.i32Or);
+          parityRule(f)(); c.i32(2).op(Op.i32Shl).op(Op.i32Or);
+        });
+      }
+    });
   }
 
   /** Push the E operand of len bytes: memory m, or register rm (8-, 16- or 32-bit); false when m's segment is not flat. */
