@@ -37,23 +37,19 @@ export interface Block {
 }
 
 /**
- * Generated code that holds block `entry` of a translated page (its physical page's hot
- * blocks in one function, translate.ts), valid while the CPU's mode matches `key`
- * (Cpu.nativeKey()). run(entry, eip, budget) starts at the block (EIP = eip) and goes on
- * from block to block of the page while the targets are known and the budget lasts; it
- * returns the instructions it completed and leaves EIP in the CPU area. A fault or an
- * I/O exit in an instruction throws, with that instruction's EIP and the instructions
- * completed before it in the area (OFF_JIT_EIP, OFF_JIT_DONE), the state as the
- * interpreter leaves it.
+ * Generated code for a block: entry `entry` of the page function in slot `fn` of the
+ * translator's function table (translate.ts: a physical page's hot blocks in one
+ * function), valid while the CPU's mode matches `key` (Cpu.nativeKey()). The translator
+ * runs it (BlockTranslator.enter).
  */
 export interface NativeBlock {
   readonly key: number;
   readonly entry: number;
-  readonly run: (entry: number, eip: number, budget: number) => number;
+  readonly fn: number;
 }
 
 /** A block without native code (one shape for every block). */
-export const NO_NATIVE: NativeBlock = { key: -1, entry: 0, run: () => 0 };
+export const NO_NATIVE: NativeBlock = { key: -1, entry: 0, fn: -1 };
 
 /** What the CPU asks for native code: a translator (src/engines/jit) attaches one. */
 export interface BlockTranslator {
@@ -63,6 +59,13 @@ export interface BlockTranslator {
   translate(b: Block): void;
   /** The CPU dropped b (its page was written): forget its native code. */
   dropped(b: Block): void;
+  /**
+   * Run native code from block n (EIP = eip), going on through native code while it can,
+   * for at most `budget` instructions. Returns the instructions completed and leaves EIP
+   * in the CPU area. A fault or an I/O exit throws, with the faulting instruction's EIP in
+   * OFF_JIT_EIP and the instructions completed before it in OFF_JIT_BASE + OFF_JIT_DONE.
+   */
+  enter(n: NativeBlock, eip: number, budget: number): number;
 }
 
 export function makeBlock(phys: number, cs32: boolean, execs: Exec[], ends: number[]): Block {

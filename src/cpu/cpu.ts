@@ -314,6 +314,7 @@ export class Cpu implements FpuHost {
 
   /** Power-on state (SDM Vol. 3A 9.1.1), except that we start at 0xFFFF0 without a BIOS. */
   reset(): void {
+    this.s32[L.OFF_JIT_PAGE >> 2] = -1;
     this.r32.fill(0);
     this.r32[2] = 0x600; // EDX: family 6 signature
     this.eip = 0xfff0;
@@ -1546,11 +1547,13 @@ export class Cpu implements FpuHost {
     const base = this.instructionsRetired;
     this.nativeBase = base;
     this.nativeEntryKey = n.key;
+    s[L.OFF_JIT_PAGE >> 2] = this.blockPage;
     let done: number;
     try {
-      done = n.run(n.entry, eip, Math.min(end - base, 0x7fffffff));
+      done = this.translator!.enter(n, eip, Math.min(end - base, 0x7fffffff));
     } catch (e) {
-      done = s[L.OFF_JIT_DONE >> 2];
+      s[L.OFF_JIT_PAGE >> 2] = -1;
+      done = s[L.OFF_JIT_BASE >> 2] + s[L.OFF_JIT_DONE >> 2];
       this.instrEip = this.eip = this.su32[L.OFF_JIT_EIP >> 2];
       this.instructionsRetired = base + done;
       this.nativeRetired += done;
@@ -1565,6 +1568,7 @@ export class Cpu implements FpuHost {
       }
       throw e;
     }
+    s[L.OFF_JIT_PAGE >> 2] = -1;
     this.loadLazyFlags();
     this.flags = s[L.OFF_FLAGS >> 2];
     this.eip = this.su32[L.OFF_EIP >> 2];
@@ -1581,7 +1585,8 @@ export class Cpu implements FpuHost {
 
   /**
    * For native code: execute one decoded instruction (exec, `length` bytes at eip) the
-   * interpreter's way, with `done` instructions completed in native code before it. The
+   * interpreter's way, with `done` instructions completed in its page function (and
+   * OFF_JIT_BASE before that) before it. The
    * lazy flags and EFLAGS come from the CPU area and go back to it. Returns 1 (with EIP
    * in the area) when native code must return after it: it branched or yielded, wrote
    * over the running page, or changed the mode, the interrupt shadow or TF; else 0.
@@ -1591,7 +1596,7 @@ export class Cpu implements FpuHost {
     this.loadNativeFlags();
     s[L.OFF_JIT_EIP >> 2] = eip;
     s[L.OFF_JIT_DONE >> 2] = done;
-    this.instructionsRetired = this.nativeBase + done;
+    this.instructionsRetired = this.nativeBase + s[L.OFF_JIT_BASE >> 2] + done;
     this.instrEip = eip;
     this.instrEsp = this.r32[ESP];
     const next = (eip + length) >>> 0;
@@ -1601,8 +1606,14 @@ export class Cpu implements FpuHost {
     this.nativeInExec = false;
     this.spillLazyFlags();
     s[L.OFF_FLAGS >> 2] = this.flags;
-    if (this.eip !== next || this.blockLimit === 0 || this.irqInhibit !== 0 || (this.flags & FLAG_TF) !== 0 || this.replay.length !== 0 ||
-      this.nativeKey() !== this.nativeEntryKey) {
+    if (this.irqInhibit !== 0 || (this.flags & FLAG_TF) !== 0 || this.replay.length !== 0 || this.nativeKey() !== this.nativeEntryKey) {
+      // Back to the CPU's loop, which handles these.
+      s[L.OFF_JIT_LEAVE >> 2] = 1;
+      this.su32[L.OFF_EIP >> 2] = this.eip;
+      return 1;
+    }
+    if (this.eip !== next || this.blockLimit === 0) {
+      // A branch, a REP string that yields, or a store over the running page: the dispatcher finds where to go on.
       this.su32[L.OFF_EIP >> 2] = this.eip;
       return 1;
     }
@@ -1718,7 +1729,7 @@ export class Cpu implements FpuHost {
       this.pageBlocks.delete(page);
     }
     if (byCpu) this.codeWrittenAt[page] = this.instructionsRetired;
-    if (page === this.blockPage) this.blockLimit = 0;
+    if (page === this.blockPage || page === this.s32[L.OFF_JIT_PAGE >> 2]) this.blockLimit = 0;
   }
 
   /**

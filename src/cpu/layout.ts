@@ -67,8 +67,14 @@ export const OFF_RETIRED = 304;
  */
 export const OFF_JIT_EIP = 312;
 export const OFF_JIT_DONE = 316;
+/** Native code: instructions completed by earlier page functions of the same native run (OFF_JIT_DONE counts from there). */
+export const OFF_JIT_BASE = 320;
+/** Native code: set when a native run must return to the CPU's loop (the mode, TF or the interrupt shadow changed). */
+export const OFF_JIT_LEAVE = 324;
+/** Native code: the physical page of the code running (-1 outside native code): a store over it stops that code. */
+export const OFF_JIT_PAGE = 328;
 /** Bytes of the register block; the TLB follows at OFF_TLB. */
-export const CPU_REGS_BYTES = 320;
+export const CPU_REGS_BYTES = 336;
 
 /**
  * The software TLB: one i32 per linear page (1 << 20 entries, 4 MiB), indexed by
@@ -77,8 +83,15 @@ export const CPU_REGS_BYTES = 320;
  */
 export const OFF_TLB = 4096;
 export const TLB_ENTRIES = 1 << 20;
-/** Bytes of the whole CPU area: registers, then the TLB. */
-export const CPU_AREA_BYTES = OFF_TLB + TLB_ENTRIES * 4;
+/**
+ * The jit's map from physical address to native code (src/engines/jit/dispatch.ts):
+ * direct-mapped by a hash of the address, 16 bytes an entry: physical address (-1: none),
+ * mode key, function table index, entry | instruction count << 16.
+ */
+export const OFF_JIT_MAP = OFF_TLB + TLB_ENTRIES * 4;
+export const JIT_MAP_BITS = 16;
+/** Bytes of the whole CPU area: registers, the TLB, the jit's map. */
+export const CPU_AREA_BYTES = OFF_JIT_MAP + (16 << JIT_MAP_BITS);
 
 /** Where a CPU's state lives: a buffer (a WebAssembly.Memory's, for a machine) and the area's byte offset in it. */
 export interface CpuArea {

@@ -12,6 +12,9 @@ import type { VmExit } from '../vcpu.ts';
 import { CpuVcpu } from '../interp/interp-vcpu.ts';
 import type { VcpuOptions } from '../registry.ts';
 import { HELPERS, PAGE_LOCALS, translatePage, type HelperName, type TranslationMode } from './translate.ts';
+import { dispatcherModule, mapSlot, PAGE_TYPE } from './dispatch.ts';
+import { tlbMasks } from '../../cpu/cpu.ts';
+import * as L from '../../cpu/layout.ts';
 import { Code, encodeModule, I32 } from './wasm.ts';
 
 /** Runs of a block before it is translated. */
@@ -63,7 +66,13 @@ export interface JitStats extends Record<string, number> {
 interface WasmInstance {
   exports: Record<string, unknown>;
 }
+interface WasmTable {
+  length: number;
+  grow(n: number): number;
+  set(i: number, f: unknown): void;
+}
 interface WasmApi {
+  Table: new (desc: { element: 'anyfunc'; initial: number }) => WasmTable;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => WasmInstance;
   compile(bytes: Uint8Array): Promise<object>;
@@ -90,6 +99,14 @@ class Translator implements BlockTranslator {
   helped = 0;
   readonly stats: JitStats;
   private readonly pages: number;
+  /** The page functions, by the slot their blocks name (NativeBlock.fn); their live blocks; free slots. */
+  private readonly table: WasmTable;
+  private readonly fnLive: number[] = [];
+  private readonly freeFns: number[] = [];
+  /** The jit's map in the CPU area (dispatch.ts): 4 words an entry. */
+  private readonly map: Int32Array;
+  private run!: (fn: number, entry: number, eip: number, budget: number, key: number, readMask: number) => number;
+  private readonly readMasks = [0, 1, 2, 3].map((cpl) => tlbMasks(cpl).read);
 
   constructor(
     private readonly memory: object,
@@ -102,6 +119,9 @@ class Translator implements BlockTranslator {
     private readonly sync: boolean,
   ) {
     this.pages = byteLength / 65536;
+    this.table = new WA.Table({ element: 'anyfunc', initial: 256 });
+    this.map = new Int32Array((memory as { buffer: ArrayBuffer }).buffer, areaOffset + L.OFF_JIT_MAP, 4 << L.JIT_MAP_BITS);
+    for (let i = 0; i < this.map.length; i += 4) this.map[i] = -1;
     this.stats = {
       translated: 0, untranslatable: 0, nativeInstructions: 0, helperInstructions: 0, cacheBytes: 0, cacheLimit, modules: 0, pages: 0, flushes: 0, compileMs: 0, inFlight: 0, refused: 0,
     };
@@ -109,6 +129,10 @@ class Translator implements BlockTranslator {
 
   attach(cpu: Cpu): void {
     this.cpu = cpu;
+    const d = new WA.Instance(new WA.Module(dispatcherModule(this.areaOffset, this.pages, this.table.length)), {
+      env: { memory: this.memory, table: this.table },
+    });
+    this.run = d.exports.run as typeof this.run;
     const c = cpu;
     this.helpers = {
       rd8: (seg, off) => c.read8(c.linear(seg, off, 1, false)),
@@ -169,7 +193,7 @@ class Translator implements BlockTranslator {
     const bytes = encodeModule({
       imports: HELPERS.map((h) => ({ module: 'h', name: h.name, type: { params: new Array(h.params).fill(I32), results: h.result ? [I32] : [] } })),
       memory: { module: 'env', name: 'memory', pages: this.pages },
-      functions: made.map((m, i) => ({ type: { params: [I32, I32, I32], results: [I32] }, locals: PAGE_LOCALS, body: m.body, exportName: `p${i}` })),
+      functions: made.map((m, i) => ({ type: PAGE_TYPE, locals: PAGE_LOCALS, body: m.body, exportName: `p${i}` })),
     });
     if (this.stats.cacheBytes + bytes.length > this.stats.cacheLimit) {
       // Full: drop every translation (and the decoded blocks with them) and start again.
@@ -217,15 +241,31 @@ class Translator implements BlockTranslator {
     const share = Math.ceil(size / blocks);
     made.forEach((m, i) => {
       if (!m.blocks.every((b) => cpu.blockIsLive(b))) return;
-      const run = instance.exports[`p${i}`] as NativeBlock['run'];
+      let fn = this.freeFns.pop();
+      if (fn === undefined) {
+        fn = this.fnLive.length;
+        if (fn >= this.table.length) this.table.grow(this.table.length);
+      }
+      this.table.set(fn, instance.exports[`p${i}`]);
+      this.fnLive[fn] = 0;
       m.blocks.forEach((b, entry) => {
         if (b.native !== NO_NATIVE) this.dropped(b); else this.stats.translated++;
-        b.native = { key: m.key, entry, run };
+        b.native = { key: m.key, entry, fn };
+        this.fnLive[fn]++;
         this.sizes.set(b, share);
         this.stats.cacheBytes += share;
+        const at = mapSlot(b.phys) >> 2;
+        this.map[at] = b.phys;
+        this.map[at + 1] = m.key;
+        this.map[at + 2] = fn;
+        this.map[at + 3] = entry | (b.count << 16);
       });
       this.stats.pages++;
     });
+  }
+
+  enter(n: NativeBlock, eip: number, budget: number): number {
+    return this.run(n.fn, n.entry, eip, budget, n.key, this.readMasks[n.key & 3]);
   }
 
   /** Runs a block needs to be put in its page's function. */
@@ -238,6 +278,15 @@ class Translator implements BlockTranslator {
     if (n !== undefined) {
       this.stats.cacheBytes -= n;
       this.sizes.delete(b);
+    }
+    const fn = b.native.fn;
+    if (fn < 0) return;
+    const at = mapSlot(b.phys) >> 2;
+    if (this.map[at] === b.phys) this.map[at] = -1;
+    if (--this.fnLive[fn] === 0) {
+      // No block uses the function any more: let its module go.
+      this.table.set(fn, null);
+      this.freeFns.push(fn);
     }
   }
 }

@@ -8,7 +8,7 @@ export type ValType = typeof I32;
 /** Opcodes used by the translator. */
 export const Op = {
   unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, brTable: 0x0e, return: 0x0f,
-  call: 0x10, drop: 0x1a, select: 0x1b,
+  call: 0x10, callIndirect: 0x11, drop: 0x1a, select: 0x1b,
   localGet: 0x20, localSet: 0x21, localTee: 0x22,
   i32Load: 0x28, i32Load8S: 0x2c, i32Load8U: 0x2d, i32Load16S: 0x2e, i32Load16U: 0x2f,
   i32Store: 0x36, i32Store8: 0x3a, i32Store16: 0x3b,
@@ -116,6 +116,13 @@ export class Code extends Bytes {
     this.uleb(func);
     return this;
   }
+  /** call_indirect through table 0 with type index `type` (the function's index is on the stack). */
+  callIndirect(type: number): this {
+    this.byte(Op.callIndirect);
+    this.uleb(type);
+    this.byte(0x00);
+    return this;
+  }
   /** A load or store with alignment hint log2(align) and a constant offset. */
   mem(op: number, offset: number, alignLog2 = 0): this {
     this.byte(op);
@@ -148,6 +155,10 @@ export interface FuncType {
 }
 
 export interface ModuleSpec {
+  /** Types given the first type indexes (for call_indirect). */
+  types?: FuncType[];
+  /** An imported table of functions (table 0, for call_indirect), with its initial size. */
+  table?: { module: string; name: string; size: number };
   /** Imported functions, in index order (they take the first function indexes). */
   imports: { module: string; name: string; type: FuncType }[];
   /** The imported memory ("env"."memory"), with its size in 64 KiB pages. */
@@ -168,6 +179,7 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
     }
     return i;
   };
+  for (const t of spec.types ?? []) typeIndex(t);
   const imports = spec.imports.map((im) => typeIndex(im.type));
   const funcs = spec.functions.map((f) => typeIndex(f.type));
   const out = new Bytes();
@@ -182,7 +194,15 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
     b.vec(t.results, (r) => b.byte(r));
   }));
   section(2, (b) => {
-    b.uleb(spec.imports.length + 1);
+    b.uleb(spec.imports.length + 1 + (spec.table ? 1 : 0));
+    if (spec.table) {
+      b.name(spec.table.module);
+      b.name(spec.table.name);
+      b.byte(0x01);
+      b.byte(0x70); // funcref
+      b.byte(0x00);
+      b.uleb(spec.table.size);
+    }
     spec.imports.forEach((im, i) => {
       b.name(im.module);
       b.name(im.name);
