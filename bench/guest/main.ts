@@ -60,7 +60,6 @@ Options:
   --timeout SECONDS  limit for each step, boot included (default 600); a step over it
                      reports "timeout", is interrupted with Ctrl-C, and the run goes on
   --repeat N         boot and run each VM N times and report the median (default 1)
-  --engine NAME      LilyVM engine (default interp)
   --memory MIB       guest RAM for every VM, in MiB (default 256)
   --kernel FILE      bzImage (default: lilyvm run's, guest/out/bzImage)
   --initrd FILE      initramfs (default: lilyvm run's, in guest/out/)
@@ -119,7 +118,6 @@ function parseOptions(argv: string[], defaults: GuestDefaults): Options | undefi
       steps: { type: 'string' },
       timeout: { type: 'string' },
       repeat: { type: 'string' },
-      engine: { type: 'string' },
       memory: { type: 'string' },
       kernel: { type: 'string' },
       initrd: { type: 'string' },
@@ -143,7 +141,6 @@ function parseOptions(argv: string[], defaults: GuestDefaults): Options | undefi
     initrdPath: values.initrd ?? defaults.initrdPath,
     append: values.append ?? defaults.append,
     memoryMiB: Math.round(positive('memory', values.memory, 256)),
-    lilyEngine: values.engine ?? 'interp',
     seabiosDir: values.seabios ?? '/usr/share/seabios',
   };
   for (const [what, path] of [['Kernel', spec.kernelPath], ['Initrd', spec.initrdPath]] as const) {
@@ -397,7 +394,7 @@ async function main(argv: string[]): Promise<number> {
     `host: ${hostCpuModel()}, ${cpus().length} cores, Node.js ${process.version}, load average ${loadAtStart[0]!.toFixed(2)} at start, ${loadAtEnd[0]!.toFixed(2)} at end`,
     `guest: ${show(spec.kernelPath)} + ${show(spec.initrdPath)}, ${spec.memoryMiB} MiB, append "${spec.append}"`,
     `runs: ${options.repeat === 1 ? '1 per VM' : `${options.repeat} per VM, medians shown`}`,
-    ...options.vms.map((v) => `${VM_LABELS[v]}: ${versions[v]}${v === 'lilyvm' ? `, engine ${spec.lilyEngine}` : v === 'qemu' ? ', -accel tcg -cpu pentium2' : ', JIT, SeaBIOS from ' + spec.seabiosDir}`),
+    ...options.vms.map((v) => `${VM_LABELS[v]}: ${versions[v]}${v === 'jit' || v === 'interp' ? `, engine ${v}` : v === 'qemu' ? ', -accel tcg -cpu pentium2' : ', JIT, SeaBIOS from ' + spec.seabiosDir}`),
     '',
   ];
   const get = (vm: VmName, step: StepId) => results.get(vm)?.cells.get(step);
@@ -405,10 +402,12 @@ async function main(argv: string[]): Promise<number> {
     const rows = options.steps.map((step) => [
       step.label,
       ...VM_NAMES.map((vm) => formatCell(get(vm, step.id), measure)),
-      formatRatio(get('lilyvm', step.id), get('qemu', step.id), measure),
-      formatRatio(get('lilyvm', step.id), get('v86', step.id), measure),
+      formatRatio(get('jit', step.id), get('interp', step.id), measure),
+      formatRatio(get('jit', step.id), get('qemu', step.id), measure),
+      formatRatio(get('jit', step.id), get('v86', step.id), measure),
+      formatRatio(get('interp', step.id), get('v86', step.id), measure),
     ]);
-    return markdownTable(['step', 'LilyVM s', 'QEMU s', 'v86 s', 'LilyVM/QEMU', 'LilyVM/v86'], rows);
+    return markdownTable(['step', 'jit s', 'interp s', 'QEMU s', 'v86 s', 'jit/interp', 'jit/QEMU', 'jit/v86', 'interp/v86'], rows);
   };
   lines.push('Wall-clock seconds, from the host:', '', table('wall'), '');
   lines.push('Host CPU seconds used by the VM in the same steps (all its threads; less sensitive to other load on the host):', '', table('cpu'));

@@ -7,16 +7,16 @@ import { GuestStoppedError, ProcessConsole, StepTimeoutError, type GuestConsole 
 import type { V86RunnerConfig } from './v86-runner.ts';
 import type { EngineName, Vm as LilyVm } from '../../src/index.ts';
 
-export type VmName = 'lilyvm' | 'qemu' | 'v86';
-export const VM_NAMES: readonly VmName[] = ['lilyvm', 'qemu', 'v86'];
-export const VM_LABELS: Record<VmName, string> = { lilyvm: 'LilyVM', qemu: 'QEMU', v86: 'v86' };
+/** LilyVM with each of its engines, and the peers. */
+export type VmName = 'jit' | 'interp' | 'qemu' | 'v86';
+export const VM_NAMES: readonly VmName[] = ['jit', 'interp', 'qemu', 'v86'];
+export const VM_LABELS: Record<VmName, string> = { jit: 'LilyVM jit', interp: 'LilyVM interp', qemu: 'QEMU', v86: 'v86' };
 
 export interface GuestSpec {
   kernelPath: string;
   initrdPath: string;
   append: string;
   memoryMiB: number;
-  lilyEngine: string;
   seabiosDir: string;
 }
 
@@ -24,8 +24,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 
 export async function startVm(name: VmName, spec: GuestSpec): Promise<GuestConsole> {
   switch (name) {
-    case 'lilyvm':
-      return startLilyVm(spec);
+    case 'jit': case 'interp':
+      return startLilyVm(spec, name);
     case 'qemu':
       return startQemu(spec);
     case 'v86':
@@ -60,7 +60,7 @@ function startV86(spec: GuestSpec): GuestConsole {
 
 type LilyVmLibrary = typeof import('../../src/index.ts');
 
-async function startLilyVm(spec: GuestSpec): Promise<GuestConsole> {
+async function startLilyVm(spec: GuestSpec, engine: EngineName): Promise<GuestConsole> {
   let library: LilyVmLibrary;
   try {
     library = await import('../../src/index.ts');
@@ -75,7 +75,7 @@ async function startLilyVm(spec: GuestSpec): Promise<GuestConsole> {
       initrd: spec.initrdPath,
       append: spec.append,
       memory: `${spec.memoryMiB}M`,
-      engine: spec.lilyEngine as EngineName,
+      engine,
     });
   } catch (e) {
     throw new GuestStoppedError(`Vm.boot failed: ${(e as Error).message}`);
@@ -173,5 +173,5 @@ export function vmVersions(): Record<VmName, string> {
       return 'LilyVM';
     }
   })();
-  return { lilyvm: lily, qemu, v86 };
+  return { jit: lily, interp: lily, qemu, v86 };
 }

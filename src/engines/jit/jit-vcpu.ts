@@ -11,7 +11,7 @@ import { NO_NATIVE, type Block, type BlockTranslator, type Exec, type NativeBloc
 import type { VmExit } from '../vcpu.ts';
 import { CpuVcpu } from '../interp/interp-vcpu.ts';
 import type { VcpuOptions } from '../registry.ts';
-import { HELPERS, PAGE_LOCALS, translatePage, type HelperName, type TranslationMode } from './translate.ts';
+import { flagFunctions, HELPERS, PAGE_LOCALS, translatePage, type HelperName, type TranslationMode } from './translate.ts';
 import { dispatcherModule, mapSlot, PAGE_TYPE } from './dispatch.ts';
 import { tlbMasks } from '../../cpu/cpu.ts';
 import * as L from '../../cpu/layout.ts';
@@ -107,6 +107,8 @@ class Translator implements BlockTranslator {
   private readonly map: Int32Array;
   private run!: (fn: number, entry: number, eip: number, budget: number, key: number, readMask: number) => number;
   private readonly readMasks = [0, 1, 2, 3].map((cpl) => tlbMasks(cpl).read);
+  /** The flag functions every module holds (translate.ts flagFunctions). */
+  private readonly flagFns: ReturnType<typeof flagFunctions>;
 
   constructor(
     private readonly memory: object,
@@ -120,6 +122,7 @@ class Translator implements BlockTranslator {
   ) {
     this.pages = byteLength / 65536;
     this.table = new WA.Table({ element: 'anyfunc', initial: 256 });
+    this.flagFns = flagFunctions(areaOffset);
     this.map = new Int32Array((memory as { buffer: ArrayBuffer }).buffer, areaOffset + L.OFF_JIT_MAP, 4 << L.JIT_MAP_BITS);
     for (let i = 0; i < this.map.length; i += 4) this.map[i] = -1;
     this.stats = {
@@ -143,8 +146,6 @@ class Translator implements BlockTranslator {
       wr8: (seg, off, v) => { c.write8(c.linear(seg, off, 1, true), v & 0xff); return c.blockStopped ? 1 : 0; },
       wr16: (seg, off, v) => { c.write16(c.linear(seg, off, 2, true), v & 0xffff); return c.blockStopped ? 1 : 0; },
       wr32: (seg, off, v) => { c.write32(c.linear(seg, off, 4, true), v); return c.blockStopped ? 1 : 0; },
-      cf: () => { c.loadNativeFlags(); return c.getCF(); },
-      cc: (n) => { c.loadNativeFlags(); return c.testCC(n) ? 1 : 0; },
       mat: () => { c.nativeMaterialize(); return 0; },
       x: () => 0, // per module (compilePending)
     };
@@ -193,7 +194,11 @@ class Translator implements BlockTranslator {
     const bytes = encodeModule({
       imports: HELPERS.map((h) => ({ module: 'h', name: h.name, type: { params: new Array(h.params).fill(I32), results: h.result ? [I32] : [] } })),
       memory: { module: 'env', name: 'memory', pages: this.pages },
-      functions: made.map((m, i) => ({ type: PAGE_TYPE, locals: PAGE_LOCALS, body: m.body, exportName: `p${i}` })),
+      functions: [
+        { type: { params: [], results: [I32] }, locals: this.flagFns.cf.locals, body: this.flagFns.cf.body },
+        { type: { params: [I32], results: [I32] }, locals: this.flagFns.cc.locals, body: this.flagFns.cc.body },
+        ...made.map((m, i) => ({ type: PAGE_TYPE, locals: PAGE_LOCALS, body: m.body, exportName: `p${i}` })),
+      ],
     });
     if (this.stats.cacheBytes + bytes.length > this.stats.cacheLimit) {
       // Full: drop every translation (and the decoded blocks with them) and start again.

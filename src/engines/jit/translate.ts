@@ -45,10 +45,6 @@ export const HELPERS = [
   { name: 'wr8', params: 3, result: true },
   { name: 'wr16', params: 3, result: true },
   { name: 'wr32', params: 3, result: true },
-  /** CF of the lazy-flag record in the area (INC and DEC keep it). */
-  { name: 'cf', params: 0, result: true },
-  /** Condition code n (Jcc's low nibble) of the lazy-flag record in the area: Cpu.testCC. */
-  { name: 'cc', params: 1, result: true },
   /** Fold the lazy-flag record in the area into its EFLAGS: Cpu.nativeMaterialize. */
   { name: 'mat', params: 0, result: false },
   /** Instruction k of the module's table, at EIP a, after b instructions done: Cpu.nativeExec (1: return now). */
@@ -57,6 +53,12 @@ export const HELPERS = [
 
 export type HelperName = (typeof HELPERS)[number]['name'];
 const H = Object.fromEntries(HELPERS.map((h, i) => [h.name, i])) as Record<HelperName, number>;
+/**
+ * Functions every module holds after the helpers: CF () -> 0|1 and condition code
+ * (cc) -> 0|1 of whatever the lazy record in the area holds (flagFunctions).
+ */
+const F_CF = HELPERS.length;
+const F_CC = HELPERS.length + 1;
 
 /** The CPU's mode when the block is translated: the code is valid only in this mode (Cpu.nativeKey()). */
 export interface TranslationMode {
@@ -226,28 +228,7 @@ class Gen {
 
   /** The flag rules' operations for an operation of `bits`, over the lazy record in the CPU area or over `record`. */
   private flagOps(bits: number, record?: { a: () => void; b: () => void; res: () => void }): FlagOps<() => void> {
-    const c = this.c;
-    const field = (off: number) => (): void => { c.i32(0).mem(Op.i32Load, this.area + off, 2); };
-    const bin = (op: number) => (x: () => void, y: () => void) => (): void => { x(); y(); c.op(op); };
-    const bitOf = (x: () => void, n: number) => (): void => { x(); c.i32(n).op(Op.i32ShrU).i32(1).op(Op.i32And); };
-    return {
-      a: record?.a ?? field(L.OFF_LZ_A), b: record?.b ?? field(L.OFF_LZ_B), res: record?.res ?? field(L.OFF_LZ_RES), carry: field(L.OFF_LZ_CARRY),
-      k: (v) => () => { c.i32(v); },
-      w: (x) => (bits === 32 ? x : () => { x(); c.i32((1 << bits) - 1).op(Op.i32And); }),
-      ltu: bin(Op.i32LtU), leu: bin(Op.i32LeU), and: bin(Op.i32And), or: bin(Op.i32Or), xor: bin(Op.i32Xor),
-      top: (x) => bitOf(x, bits - 1),
-      bit: bitOf,
-      zero: (x) => () => { x(); c.op(Op.i32Eqz); },
-      parity: (x) => () => { x(); c.i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz); },
-      pick: (cond, x, y) => () => { x(); y(); cond(); c.op(Op.select); },
-      sub: bin(Op.i32Sub), shl: bin(Op.i32Shl), shr: bin(Op.i32ShrU),
-      sar: (x, y) => () => {
-        x();
-        if (bits !== 32) c.i32(32 - bits).op(Op.i32Shl).i32(32 - bits).op(Op.i32ShrS);
-        y();
-        c.op(Op.i32ShrS);
-      },
-    };
+    return flagOps(this.c, this.area, bits, record);
   }
 
   /** The flags for a condition: of the record this block wrote, or of EFLAGS (no record). */
@@ -263,7 +244,7 @@ class Gen {
   private condition(cc: number): void {
     const k = this.known;
     if (k === null) {
-      this.c.i32(cc).call(H.cc);
+      this.c.i32(cc).call(F_CC);
       return;
     }
     const { f, fl } = this.ccFlags(k);
@@ -273,7 +254,7 @@ class Gen {
   /** Push CF (0 or 1), as condition() does. */
   private carry(): void {
     const k = this.known;
-    if (k === null) this.c.call(H.cf);
+    if (k === null) this.c.call(F_CF);
     else this.ccFlags(k).fl.cf();
   }
 
@@ -847,4 +828,107 @@ class Gen {
     const lz = k === ALU_ADD ? LZ_ADD : k === ALU_SUB || k === ALU_CMP ? LZ_SUB : LZ_LOGIC;
     this.setLazy(lz, () => c.get(A), () => c.get(B), () => c.get(R), bits);
   }
+}
+
+/** Width of a record known when translating (8, 16, 32), or read at run time: locals holding its mask and bit count. */
+type Width = number | { mask: number; bits: number };
+
+/** The flag rules' operations (flag-rules.ts) as WebAssembly over the lazy record in the CPU area, or over `record`. */
+function flagOps(c: Code, area: number, width: Width, record?: { a: () => void; b: () => void; res: () => void }): FlagOps<() => void> {
+  const field = (off: number) => (): void => { c.i32(0).mem(Op.i32Load, area + off, 2); };
+  const bin = (op: number) => (x: () => void, y: () => void) => (): void => { x(); y(); c.op(op); };
+  const bitOf = (x: () => void, n: number) => (): void => { x(); c.i32(n).op(Op.i32ShrU).i32(1).op(Op.i32And); };
+  const fixed = typeof width === 'number';
+  return {
+    a: record?.a ?? field(L.OFF_LZ_A), b: record?.b ?? field(L.OFF_LZ_B), res: record?.res ?? field(L.OFF_LZ_RES), carry: field(L.OFF_LZ_CARRY),
+    k: (v) => () => { c.i32(v); },
+    w: (x) => {
+      if (!fixed) return () => { x(); c.get(width.mask).op(Op.i32And); };
+      return width === 32 ? x : () => { x(); c.i32((1 << width) - 1).op(Op.i32And); };
+    },
+    ltu: bin(Op.i32LtU), leu: bin(Op.i32LeU), and: bin(Op.i32And), or: bin(Op.i32Or), xor: bin(Op.i32Xor),
+    top: (x) => (fixed ? bitOf(x, width - 1) : () => { x(); c.get(width.bits).i32(1).op(Op.i32Sub).op(Op.i32ShrU).i32(1).op(Op.i32And); }),
+    bit: bitOf,
+    zero: (x) => () => { x(); c.op(Op.i32Eqz); },
+    parity: (x) => () => { x(); c.i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz); },
+    pick: (cond, x, y) => () => { x(); y(); cond(); c.op(Op.select); },
+    sub: bin(Op.i32Sub), shl: bin(Op.i32Shl), shr: bin(Op.i32ShrU),
+    sar: (x, y) => () => {
+      x();
+      if (!fixed) c.i32(32).get(width.bits).op(Op.i32Sub).op(Op.i32Shl).i32(32).get(width.bits).op(Op.i32Sub).op(Op.i32ShrS);
+      else if (width !== 32) c.i32(32 - width).op(Op.i32Shl).i32(32 - width).op(Op.i32ShrS);
+      y();
+      c.op(Op.i32ShrS);
+    },
+  };
+}
+
+/** A switch: `select` pushes 0..n-1 and case i's code runs; `out` is the br depth from it to just after the switch. */
+function switchOn(c: Code, n: number, select: () => void, body: (i: number, out: number) => void): void {
+  c.op(Op.block, BLOCK_VOID);
+  for (let i = 0; i < n; i++) c.op(Op.block, BLOCK_VOID);
+  select();
+  c.brTable([...Array(n).keys()], 0);
+  for (let i = 0; i < n; i++) {
+    c.op(Op.end);
+    body(i, n - 1 - i);
+  }
+  c.op(Op.end);
+}
+
+/**
+ * The bodies of the two flag functions each module holds (F_CF, F_CC): the rules for
+ * whatever operation and width the lazy record in the area holds at run time, for code
+ * that did not write the record itself (it was written before the block). Locals: see
+ * the constants inside.
+ */
+export function flagFunctions(area: number): { cf: { body: Code; locals: number }; cc: { body: Code; locals: number } } {
+  const load = (c: Code, off: number): void => { c.i32(0).mem(Op.i32Load, area + off, 2); };
+  const eflagsBit = (c: Code, n: number) => (): void => { load(c, L.OFF_FLAGS); c.i32(n).op(Op.i32ShrU).i32(1).op(Op.i32And); };
+  /** MASK, BITS := the record's width. */
+  const width = (c: Code, mask: number, bits: number): void => {
+    load(c, L.OFF_LZ_BITS);
+    c.set(bits);
+    c.i32(-1).i32(1).get(bits).op(Op.i32Shl).i32(1).op(Op.i32Sub).get(bits).i32(32).op(Op.i32Eq).op(Op.select).set(mask);
+  };
+  // cf(): locals MASK 0, BITS 1
+  const cf = new Code();
+  {
+    width(cf, 0, 1);
+    const f = flagOps(cf, area, { mask: 0, bits: 1 });
+    switchOn(cf, 8, () => load(cf, L.OFF_LZ_OP), (op) => {
+      if (op === LZ_NONE) eflagsBit(cf, 0)(); else carryRule(f, op)();
+      cf.op(Op.return);
+    });
+    cf.op(Op.unreachable);
+  }
+  // cc(n): param N 0; locals MASK 1, BITS 2, CF 3, OF 4, ZF 5, SF 6, PF 7
+  const cc = new Code();
+  {
+    const [N, MASK, BITS, CF, OF, ZF, SF, PF] = [0, 1, 2, 3, 4, 5, 6, 7];
+    width(cc, MASK, BITS);
+    const f = flagOps(cc, area, { mask: MASK, bits: BITS });
+    cc.op(Op.block, BLOCK_VOID); // $flags: CF..PF set
+    switchOn(cc, 8, () => load(cc, L.OFF_LZ_OP), (op, out) => {
+      if (op === LZ_NONE) {
+        for (const [local, bit] of [[CF, 0], [OF, 11], [ZF, 6], [SF, 7], [PF, 2]]) { eflagsBit(cc, bit)(); cc.set(local); }
+        cc.br(out + 1);
+        return;
+      }
+      carryRule(f, op)(); cc.set(CF);
+      overflowRule(f, op)(); cc.set(OF);
+      cc.br(out);
+    });
+    zeroRule(f)(); cc.set(ZF);
+    signRule(f)(); cc.set(SF);
+    parityRule(f)(); cc.set(PF);
+    cc.op(Op.end);
+    const g = (l: number) => (): void => { cc.get(l); };
+    switchOn(cc, 16, () => cc.get(N), (n) => {
+      conditionRule(f, { cf: g(CF), of: g(OF), zf: g(ZF), sf: g(SF), pf: g(PF) }, n)();
+      cc.op(Op.return);
+    });
+    cc.op(Op.unreachable);
+  }
+  return { cf: { body: cf, locals: 2 }, cc: { body: cc, locals: 7 } };
 }

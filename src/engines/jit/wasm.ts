@@ -163,7 +163,8 @@ export interface ModuleSpec {
   imports: { module: string; name: string; type: FuncType }[];
   /** The imported memory ("env"."memory"), with its size in 64 KiB pages. */
   memory: { module: string; name: string; pages: number };
-  functions: { type: FuncType; locals: number; body: Code; exportName: string }[];
+  /** Functions, after the imported ones; those with an export name are exported. */
+  functions: { type: FuncType; locals: number; body: Code; exportName?: string }[];
 }
 
 /** The binary module for spec. */
@@ -217,10 +218,11 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
     b.uleb(spec.memory.pages);
   });
   section(3, (b) => b.vec(funcs, (t) => b.uleb(t)));
-  section(7, (b) => b.vec(spec.functions, (f, i) => {
-    b.name(f.exportName);
+  const exported = spec.functions.map((f, i) => ({ name: f.exportName, index: spec.imports.length + i })).filter((e) => e.name !== undefined);
+  section(7, (b) => b.vec(exported, (e) => {
+    b.name(e.name!);
     b.byte(0x00);
-    b.uleb(spec.imports.length + i);
+    b.uleb(e.index);
   }));
   section(10, (b) => b.vec(spec.functions, (f) => b.sized((body) => {
     if (f.locals > 0) {
