@@ -957,12 +957,7 @@ export class Cpu implements FpuHost {
     if (m >= 0xc0) return this.r16[(m & 7) << 1];
     const lin = this.linear(this.eaSeg, this.eaOff, 2, true);
     this.rmwLin = lin;
-    const e = this.tlb[lin >>> 12];
-    if ((e & this.writeMask) !== T_VALID || (lin & 1) !== 0) {
-      this.checkAlignment(lin, 2, this.cpl === 3);
-      this.checkWrite(lin, 2);
-    }
-    return this.read16(lin);
+    return this.readRmw16(lin);
   }
   readRmwE32(): number {
     const m = this.modrm;
@@ -976,6 +971,14 @@ export class Cpu implements FpuHost {
     const e = this.tlb[lin >>> 12];
     if ((e & this.writeMask) !== T_VALID) this.checkWrite(lin, 1);
     return this.read8(lin);
+  }
+  readRmw16(lin: number): number {
+    const e = this.tlb[lin >>> 12];
+    if ((e & this.writeMask) !== T_VALID || (lin & 1) !== 0) {
+      this.checkAlignment(lin, 2, this.cpl === 3);
+      this.checkWrite(lin, 2);
+    }
+    return this.read16(lin);
   }
   readRmw32(lin: number): number {
     const e = this.tlb[lin >>> 12];

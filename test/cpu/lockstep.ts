@@ -77,7 +77,7 @@ function program(r: Rng): number[] {
   let smcTarget = -1;
   const n = r.range(4, 40);
   for (let i = 0; i < n; i++) {
-    switch (r.int(26)) {
+    switch (r.int(29)) {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
@@ -161,6 +161,24 @@ function program(r: Rng): number[] {
         }
         break;
       }
+      case 24: case 25: {
+        // 16-bit operands (66): ALU, MOV, INC/DEC, group 1 with imm16/imm8, FF /0 /1, C7 imm16
+        out.push(0x66);
+        const k = r.int(8);
+        if (k === 0) out.push((r.pick([0, 1, 4, 5, 6, 7]) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst());
+        else if (k === 1) { out.push((r.pick([0, 1, 4, 5, 6, 7]) << 3) | r.pick([1, 3])); mem(dst()); }
+        else if (k === 2) { out.push(r.pick([0x89, 0x8b, 0x85])); mem(r.pick(DEST)); }
+        else if (k === 3) out.push(r.pick([0x40, 0x48]) + dst());
+        else if (k === 4) { const op = r.pick([0x81, 0x83]); out.push(op); if (r.chance(0.5)) out.push(0xc0 | (r.int(8) << 3) | dst()); else mem(r.int(8)); if (op === 0x81) out.push(r.int(256), r.int(256)); else out.push(r.int(256)); }
+        else if (k === 5) { out.push(0xff); mem(r.pick([0, 1])); }
+        else if (k === 6) { out.push(0xc7); mem(0); out.push(r.int(256), r.int(256)); }
+        else { out.push(0x05 + (r.pick([0, 1, 4, 5, 6, 7]) << 3), r.int(256), r.int(256)); } // op ax, imm16
+        break;
+      }
+      case 26:
+        // INC/DEC of a dword in memory
+        out.push(0xff); mem(r.pick([0, 1]));
+        break;
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated
     }
   }

@@ -142,6 +142,7 @@ class Translator implements BlockTranslator {
       rd16: (seg, off) => c.read16(c.linear(seg, off, 2, false)),
       rd32: (seg, off) => c.read32(c.linear(seg, off, 4, false)),
       rmw8: (seg, off) => c.readRmw8(c.linear(seg, off, 1, true)),
+      rmw16: (seg, off) => c.readRmw16(c.linear(seg, off, 2, true)),
       rmw32: (seg, off) => c.readRmw32(c.linear(seg, off, 4, true)),
       wr8: (seg, off, v) => { c.write8(c.linear(seg, off, 1, true), v & 0xff); return c.blockStopped ? 1 : 0; },
       wr16: (seg, off, v) => { c.write16(c.linear(seg, off, 2, true), v & 0xffff); return c.blockStopped ? 1 : 0; },

@@ -40,6 +40,7 @@ export const HELPERS = [
   { name: 'rd32', params: 2, result: true },
   /** Read for a read-modify-write: the write permission is checked first. */
   { name: 'rmw8', params: 2, result: true },
+  { name: 'rmw16', params: 2, result: true },
   { name: 'rmw32', params: 2, result: true },
   /** Writes return 1 when the store went over the running block's page: the code stops after this instruction. */
   { name: 'wr8', params: 3, result: true },
@@ -93,6 +94,12 @@ const ALU_SUB = 5;
 const ALU_XOR = 6;
 const ALU_CMP = 7;
 const TRANSLATED_ALU = new Set([ALU_ADD, ALU_OR, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP]);
+/** Opcodes translated with a 16-bit operand size too (66 prefix in 32-bit code). */
+const O16 = new Set([
+  ...[0, 1, 4, 5, 6, 7].flatMap((k) => [k * 8 + 1, k * 8 + 3, k * 8 + 5]),
+  ...Array.from({ length: 16 }, (_, i) => 0x40 + i),
+  0x81, 0x83, 0x85, 0x89, 0x8b, 0xc7, 0xff,
+]);
 
 /** The blocks a page function was made of, in entry order, and its body. */
 export interface PageTranslation {
@@ -364,20 +371,20 @@ class Gen {
     c.mem(len === 4 ? Op.i32Load : len === 2 ? Op.i32Load16U : Op.i32Load8U, 0, len === 4 ? 2 : len === 2 ? 1 : 0);
     c.op(Op.else);
     this.markInsn();
-    c.i32(seg).get(OFF).call(rmw ? (len === 4 ? H.rmw32 : H.rmw8) : len === 4 ? H.rd32 : len === 2 ? H.rd16 : H.rd8);
+    c.i32(seg).get(OFF).call(rmw ? (len === 4 ? H.rmw32 : len === 2 ? H.rmw16 : H.rmw8) : len === 4 ? H.rd32 : len === 2 ? H.rd16 : H.rd8);
     c.op(Op.end);
   }
 
   /** Store local `v` at OFF; after a slow store over this block's page, return (this instruction done). */
-  private store(seg: number, len: 1 | 4, v: number): void {
+  private store(seg: number, len: 1 | 2 | 4, v: number): void {
     const c = this.c;
     this.tlbHit(len, this.masks.write);
     c.op(Op.if, BLOCK_VOID);
     c.get(E).i32(~0xfff).op(Op.i32And).get(OFF).op(Op.i32Xor).get(v);
-    c.mem(len === 4 ? Op.i32Store : Op.i32Store8, 0, len === 4 ? 2 : 0);
+    c.mem(len === 4 ? Op.i32Store : len === 2 ? Op.i32Store16 : Op.i32Store8, 0, len === 4 ? 2 : len === 2 ? 1 : 0);
     c.op(Op.else);
     this.markInsn();
-    c.i32(seg).get(OFF).get(v).call(len === 4 ? H.wr32 : H.wr8).set(STOP);
+    c.i32(seg).get(OFF).get(v).call(len === 4 ? H.wr32 : len === 2 ? H.wr16 : H.wr8).set(STOP);
     c.op(Op.end);
     this.stored = true;
   }
@@ -470,8 +477,12 @@ class Gen {
 
   /** Emit one instruction; false when it is not covered (emit() drops what it wrote). */
   private instruction(d: Instr): boolean {
-    if (!d.o32 || !d.a32 || d.rep !== 0 || d.lock || !d.entry) return false;
+    if (!d.a32 || d.rep !== 0 || d.lock || !d.entry) return false;
     const op = d.opcode;
+    if (!d.o32 && !O16.has(op)) return false;
+    /** The width and bytes of a v (16/32-bit) operand. */
+    const vbits = d.o32 ? 32 : 16;
+    const vlen = d.o32 ? 4 : 2;
     const m = d.mem;
     const reg = (d.modrm >> 3) & 7;
     const rm = d.modrm & 7;
@@ -480,14 +491,14 @@ class Gen {
       const k = op >> 3;
       if (!TRANSLATED_ALU.has(k)) return false;
       const form = op & 7;
-      const bits = form === 0 || form === 2 || form === 4 ? 8 : 32;
+      const bits = form === 0 || form === 2 || form === 4 ? 8 : vbits;
       switch (form) {
         case 0: case 1: // E, G
-          return this.aluToE(k, bits, m, rm, () => (bits === 8 ? this.reg8(reg) : this.reg32(reg)));
+          return this.aluToE(k, bits, m, rm, () => this.regBits(bits, reg));
         case 2: case 3: // G, E
-          if (!this.loadE(m, rm, bits === 8 ? 1 : 4)) return false;
+          if (!this.loadE(m, rm, (bits >> 3) as 1 | 2 | 4)) return false;
           c.set(B);
-          if (bits === 8) this.reg8(reg); else this.reg32(reg);
+          this.regBits(bits, reg);
           c.set(A);
           this.alu(k, bits);
           if (k !== ALU_CMP) this.setReg(bits, reg, R);
@@ -498,9 +509,9 @@ class Gen {
           if (k !== ALU_CMP) this.setReg(8, 0, R);
           return true;
         default:
-          this.reg32(0); c.set(A).i32(d.imm).set(B);
-          this.alu(k, 32);
-          if (k !== ALU_CMP) this.setReg(32, 0, R);
+          this.regBits(vbits, 0); c.set(A).i32(d.imm).set(B);
+          this.alu(k, vbits);
+          if (k !== ALU_CMP) this.setReg(vbits, 0, R);
           return true;
       }
     }
@@ -508,11 +519,9 @@ class Gen {
       const r = op & 7;
       const isInc = op < 0x48;
       // lzCarry = CF before, as inc()/dec() record it.
-      this.storeArea(L.OFF_LZ_CARRY, () => this.carry());
-      this.reg32(r); c.set(A);
-      c.get(A).i32(1).op(isInc ? Op.i32Add : Op.i32Sub).set(R);
-      this.setLazy(isInc ? LZ_INC : LZ_DEC, () => c.get(A), () => c.i32(1), () => c.get(R), 32);
-      this.setReg32(r, () => c.get(R));
+      this.regBits(vbits, r); c.set(A);
+      this.incDec(isInc, vbits);
+      this.setReg(vbits, r, R);
       return true;
     }
     if (op >= 0x50 && op < 0x58) {
@@ -541,33 +550,35 @@ class Gen {
     switch (op) {
       case 0x80: case 0x81: case 0x83: {
         if (!TRANSLATED_ALU.has(reg)) return false;
-        const v = op === 0x83 ? (d.imm << 24) >> 24 : d.imm;
-        return this.aluToE(reg, op === 0x80 ? 8 : 32, m, rm, () => c.i32(v));
+        const v = op === 0x83 ? ((d.imm << 24) >> 24) & (vbits === 16 ? 0xffff : -1) : d.imm;
+        return this.aluToE(reg, op === 0x80 ? 8 : vbits, m, rm, () => c.i32(v));
       }
       case 0x84: case 0x85: {
-        const bits = op === 0x84 ? 8 : 32;
-        if (!this.loadE(m, rm, bits === 8 ? 1 : 4)) return false;
-        if (bits === 8) this.reg8(reg); else this.reg32(reg);
+        const bits = op === 0x84 ? 8 : vbits;
+        if (!this.loadE(m, rm, (bits >> 3) as 1 | 2 | 4)) return false;
+        this.regBits(bits, reg);
         c.op(Op.i32And).set(R);
         // test records (LOGIC, r, 0, r), as its handler does.
         this.setLazy(LZ_LOGIC, () => c.get(R), () => c.i32(0), () => c.get(R), bits);
         return true;
       }
       case 0x88: case 0x89: {
-        const bits = op === 0x88 ? 8 : 32;
+        const bits = op === 0x88 ? 8 : vbits;
         if (!m) {
-          if (bits === 8) this.setReg8(rm, () => this.reg8(reg)); else this.setReg32(rm, () => this.reg32(reg));
+          this.regBits(bits, reg);
+          c.set(A);
+          this.setReg(bits, rm, A);
           return true;
         }
         if (!this.address(m, true)) return false;
-        if (bits === 8) this.reg8(reg); else this.reg32(reg);
+        this.regBits(bits, reg);
         c.set(A);
-        this.store(m.seg, bits === 8 ? 1 : 4, A);
+        this.store(m.seg, (bits >> 3) as 1 | 2 | 4, A);
         return true;
       }
       case 0x8a: case 0x8b: {
-        const bits = op === 0x8a ? 8 : 32;
-        if (!this.loadE(m, rm, bits === 8 ? 1 : 4)) return false;
+        const bits = op === 0x8a ? 8 : vbits;
+        if (!this.loadE(m, rm, (bits >> 3) as 1 | 2 | 4)) return false;
         c.set(A);
         this.setReg(bits, reg, A);
         return true;
@@ -584,14 +595,14 @@ class Gen {
       case 0x90:
         return true;
       case 0xc6: case 0xc7: {
-        const bits = op === 0xc6 ? 8 : 32;
+        const bits = op === 0xc6 ? 8 : vbits;
+        c.i32(d.imm).set(A);
         if (!m) {
-          if (bits === 8) this.setReg8(rm, () => c.i32(d.imm)); else this.setReg32(rm, () => c.i32(d.imm));
+          this.setReg(bits, rm, A);
           return true;
         }
         if (!this.address(m, true)) return false;
-        c.i32(d.imm).set(A);
-        this.store(m.seg, bits === 8 ? 1 : 4, A);
+        this.store(m.seg, (bits >> 3) as 1 | 2 | 4, A);
         return true;
       }
       case 0xc0: case 0xc1: case 0xd0: case 0xd1:
@@ -622,6 +633,8 @@ class Gen {
         return true;
       }
       case 0xff: {
+        if (reg === 0 || reg === 1) return this.rmwE(m, rm, vlen as 2 | 4, () => this.incDec(reg === 0, vbits));
+        if (!d.o32) return false;
         if (reg !== 6 || !m || !this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
         if (!this.loadE(m, rm, 4)) return false;
         c.set(A);
@@ -682,6 +695,14 @@ class Gen {
     }
   }
 
+  /** R := A + 1 or A - 1 and the record inc()/dec() write (CF kept in the record's carry). */
+  private incDec(isInc: boolean, bits: number): void {
+    const c = this.c;
+    this.storeArea(L.OFF_LZ_CARRY, () => this.carry());
+    c.get(A).i32(1).op(isInc ? Op.i32Add : Op.i32Sub).set(R);
+    this.setLazy(isInc ? LZ_INC : LZ_DEC, () => c.get(A), () => c.i32(1), () => c.get(R), bits);
+  }
+
   /** PUSH local v (32-bit, flat SS with a 32-bit stack: the caller checked). */
   private push(v: number): void {
     const c = this.c;
@@ -694,10 +715,10 @@ class Gen {
    * A read-modify-write of the E operand (len 1 or 4): A := E, `body` computes R (and
    * the flags), E := R. false when m's segment is not flat.
    */
-  private rmwE(m: MemOperand | null, rm: number, len: 1 | 4, body: () => void): boolean {
+  private rmwE(m: MemOperand | null, rm: number, len: 1 | 2 | 4, body: () => void): boolean {
     const c = this.c;
     if (!m) {
-      if (len === 1) this.reg8(rm); else this.reg32(rm);
+      this.regBits(len * 8, rm);
       c.set(A);
       body();
       this.setReg(len * 8, rm, R);
@@ -766,16 +787,23 @@ class Gen {
     return true;
   }
 
+  /** Register r of width bits (8, 16, 32) := local. */
   private setReg(bits: number, r: number, local: number): void {
     if (bits === 8) this.setReg8(r, () => this.c.get(local));
+    else if (bits === 16) this.c.i32(0).get(local).mem(Op.i32Store16, this.area + L.OFF_REGS + r * 4, 1);
     else this.setReg32(r, () => this.c.get(local));
+  }
+
+  /** Push register r of width bits (8, 16, 32). */
+  private regBits(bits: number, r: number): void {
+    if (bits === 8) this.reg8(r); else if (bits === 16) this.reg16(r); else this.reg32(r);
   }
 
   /** ALU k with destination E (register rm or memory m) and source `src`. */
   private aluToE(k: number, bits: number, m: MemOperand | null, rm: number, src: () => void): boolean {
     const c = this.c;
     if (!m) {
-      if (bits === 8) this.reg8(rm); else this.reg32(rm);
+      this.regBits(bits, rm);
       c.set(A);
       src();
       c.set(B);
@@ -783,7 +811,7 @@ class Gen {
       if (k !== ALU_CMP) this.setReg(bits, rm, R);
       return true;
     }
-    const len = bits === 8 ? 1 : 4;
+    const len = (bits >> 3) as 1 | 2 | 4;
     if (k === ALU_CMP) {
       if (!this.address(m, false)) return false;
       src();
@@ -796,11 +824,11 @@ class Gen {
     if (!this.address(m, true)) return false;
     src();
     c.set(B);
-    this.load(m.seg, len as 1 | 4, true);
+    this.load(m.seg, len, true);
     c.set(A);
     // The flags are recorded before the store, as alu() records them before write32.
     this.alu(k, bits);
-    this.store(m.seg, len as 1 | 4, R);
+    this.store(m.seg, len, R);
     return true;
   }
 
