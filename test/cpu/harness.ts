@@ -239,7 +239,8 @@ export function makeHarness(oracle: Oracle, table?: readonly OpcodeEntry[]): Har
     oracle,
     native,
     // No cool-down after self-modifying stores: blocks are rebuilt at once, so their invalidation is what gets tested.
-    machine: new InterpMachine({ lowWindow: lowMapped, table, smcCooldown: 0 }),
+    // A table of its own (a planted bug) is the interpreter's: the jit generates the instructions it covers without it.
+    machine: new InterpMachine({ lowWindow: lowMapped, table, smcCooldown: 0, engine: table ? 'interp' : undefined }),
     stepMachine: new InterpMachine({ lowWindow: lowMapped, table, blocks: false }),
   };
 }

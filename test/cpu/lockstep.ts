@@ -81,8 +81,8 @@ function program(r: Rng): number[] {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
-      case 3: out.push((r.pick([0, 1, 4, 5, 6, 7]) << 3) | 3); mem(dst()); break; // alu r32, [m]
-      case 4: out.push((r.pick([0, 1, 2, 4, 5, 6, 7]) << 3) | r.pick([0, 1])); mem(any()); break; // alu [m], r
+      case 3: out.push((r.int(8) << 3) | 3); mem(dst()); break; // alu r32, [m]
+      case 4: out.push((r.int(8) << 3) | r.pick([0, 1])); mem(any()); break; // alu [m], r
       case 5: out.push(r.pick([0x81, 0x83, 0x80]), 0xc0 | (r.int(8) << 3) | dst()); if (out[out.length - 2] === 0x81) d32(out, r.u32()); else out.push(r.int(256)); break;
       case 6: { const op = r.pick([0x80, 0x83, 0x81]); out.push(op); mem(r.int(8)); if (op === 0x81) d32(out, r.u32()); else out.push(r.int(256)); break; }
       case 7: out.push(r.pick([0x84, 0x85]), 0xc0 | (any() << 3) | any()); break;
@@ -165,8 +165,8 @@ function program(r: Rng): number[] {
         // 16-bit operands (66): ALU, MOV, INC/DEC, group 1 with imm16/imm8, FF /0 /1, C7 imm16
         out.push(0x66);
         const k = r.int(8);
-        if (k === 0) out.push((r.pick([0, 1, 4, 5, 6, 7]) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst());
-        else if (k === 1) { out.push((r.pick([0, 1, 4, 5, 6, 7]) << 3) | r.pick([1, 3])); mem(dst()); }
+        if (k === 0) out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst());
+        else if (k === 1) { out.push((r.int(8) << 3) | r.pick([1, 3])); mem(dst()); }
         else if (k === 2) { out.push(r.pick([0x89, 0x8b, 0x85])); mem(r.pick(DEST)); }
         else if (k === 3) out.push(r.pick([0x40, 0x48]) + dst());
         else if (k === 4) { const op = r.pick([0x81, 0x83]); out.push(op); if (r.chance(0.5)) out.push(0xc0 | (r.int(8) << 3) | dst()); else mem(r.int(8)); if (op === 0x81) out.push(r.int(256), r.int(256)); else out.push(r.int(256)); }
@@ -176,9 +176,18 @@ function program(r: Rng): number[] {
         break;
       }
       case 26:
-        // INC/DEC of a dword in memory
-        out.push(0xff); mem(r.pick([0, 1]));
+        // INC/DEC of a dword in memory; TEST AL/EAX, imm
+        if (r.chance(0.5)) { out.push(0xff); mem(r.pick([0, 1])); } else if (r.chance(0.5)) out.push(0xa8, r.int(256)); else { out.push(0xa9); d32(out, r.u32()); }
         break;
+      case 27: {
+        // JMP/CALL EAX and [m] to the next instruction (a CALL's return address is popped later)
+        const call = r.chance(0.5);
+        const viaMem = r.chance(0.4);
+        if (viaMem) { out.push(0xc7, 0x05); d32(out, DATA + 0x800); d32(out, CODE + out.length + 4 + 6); out.push(0xff, call ? 0x15 : 0x25); d32(out, DATA + 0x800); }
+        else { out.push(0xb8); d32(out, CODE + out.length + 4 + 2); out.push(0xff, call ? 0xd0 : 0xe0); }
+        if (call) pushes.push(1);
+        break;
+      }
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated
     }
   }

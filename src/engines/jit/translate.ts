@@ -21,7 +21,7 @@
 // interpreter's, through Cpu.nativeExec); a system instruction (one the block decoder
 // leaves to step()) ends the native code, and the interpreter runs it.
 import { CS, DS, SS } from '../../cpu/constants.ts';
-import { LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SUB, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
+import { LZ_ADC, LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SBB, LZ_SUB, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
 import {
   adjustRule, carryRule, conditionRule, overflowRule, parityRule, shiftCarryRule, shiftOverflowRule, signRule, zeroRule,
   LZ_NONE, SHIFT_ROL, SHIFT_ROR, SHIFT_SAR, SHIFT_SHL, SHIFT_SHR, type CcFlags, type FlagOps,
@@ -82,21 +82,25 @@ const R = 7;
 const OFF = 8; // a memory operand's offset (= linear address: flat segments)
 /** Set by a slow store that went over the running page: return after this instruction. */
 const STOP = 9;
+/** The carry in of ADC/SBB. */
+const CY = 10;
 /** Locals besides the parameters. */
-export const PAGE_LOCALS = 7;
+export const PAGE_LOCALS = 8;
 
 /** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
 const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
 const ALU_ADD = 0;
 const ALU_OR = 1;
+const ALU_ADC = 2;
+const ALU_SBB = 3;
 const ALU_AND = 4;
 const ALU_SUB = 5;
 const ALU_XOR = 6;
 const ALU_CMP = 7;
-const TRANSLATED_ALU = new Set([ALU_ADD, ALU_OR, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP]);
+const TRANSLATED_ALU = new Set([ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP]);
 /** Opcodes translated with a 16-bit operand size too (66 prefix in 32-bit code). */
 const O16 = new Set([
-  ...[0, 1, 4, 5, 6, 7].flatMap((k) => [k * 8 + 1, k * 8 + 3, k * 8 + 5]),
+  ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => [k * 8 + 1, k * 8 + 3, k * 8 + 5]),
   ...Array.from({ length: 16 }, (_, i) => 0x40 + i),
   0x81, 0x83, 0x85, 0x89, 0x8b, 0xc7, 0xff,
 ]);
@@ -436,6 +440,21 @@ class Gen {
         this.chain(target, end + d.imm, done);
         return true;
       }
+      case 0xff: {
+        // JMP/CALL Ev (near indirect): the target is read first (and may fault), then CALL pushes.
+        const ext = (d.modrm >> 3) & 7;
+        if ((ext !== 2 && ext !== 4) || !d.a32) return false;
+        if (ext === 2 && (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS)))) return false;
+        if (!this.loadE(d.mem, d.modrm & 7, 4)) return false;
+        c.set(B);
+        if (ext === 2) {
+          c.get(EIP).i32(end).op(Op.i32Add).set(A);
+          this.push(A);
+        }
+        this.storeArea(L.OFF_EIP, () => c.get(B));
+        c.get(N).i32(done).op(Op.i32Add).op(Op.return);
+        return true;
+      }
       case 0xc3: {
         if (!this.mode.ss32 || !(this.mode.segFastRead & (1 << SS))) return false;
         this.reg32(4); c.set(OFF);
@@ -603,6 +622,13 @@ class Gen {
         }
         if (!this.address(m, true)) return false;
         this.store(m.seg, (bits >> 3) as 1 | 2 | 4, A);
+        return true;
+      }
+      case 0xa8: case 0xa9: { // TEST AL/EAX, imm: recorded as (LOGIC, r, 0, r)
+        const bits = op === 0xa8 ? 8 : 32;
+        this.regBits(bits, 0);
+        c.i32(d.imm).op(Op.i32And).set(R);
+        this.setLazy(LZ_LOGIC, () => c.get(R), () => c.i32(0), () => c.get(R), bits);
         return true;
       }
       case 0xc0: case 0xc1: case 0xd0: case 0xd1:
@@ -832,8 +858,17 @@ class Gen {
     return true;
   }
 
-  /** R = A op B, and the lazy record (as alu() does). */
+  /** R = A op B, and the lazy record (as alu() does; ADC/SBB record their carry in). */
   private alu(k: number, bits: number): void {
+    const c = this.c;
+    if (k === ALU_ADC || k === ALU_SBB) {
+      this.carry();
+      c.set(CY);
+      this.storeArea(L.OFF_LZ_CARRY, () => c.get(CY));
+      c.get(A).get(B).op(k === ALU_ADC ? Op.i32Add : Op.i32Sub).get(CY).op(k === ALU_ADC ? Op.i32Add : Op.i32Sub).set(R);
+      this.setLazy(k === ALU_ADC ? LZ_ADC : LZ_SBB, () => c.get(A), () => c.get(B), () => c.get(R), bits);
+      return;
+    }
     this.aluResult(k);
     this.lazyFor(k, bits);
   }
