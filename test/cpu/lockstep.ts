@@ -77,7 +77,7 @@ function program(r: Rng): number[] {
   let smcTarget = -1;
   const n = r.range(4, 40);
   for (let i = 0; i < n; i++) {
-    switch (r.int(29)) {
+    switch (r.int(30)) {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
@@ -186,6 +186,15 @@ function program(r: Rng): number[] {
         if (viaMem) { out.push(0xc7, 0x05); d32(out, DATA + 0x800); d32(out, CODE + out.length + 4 + 6); out.push(0xff, call ? 0x15 : 0x25); d32(out, DATA + 0x800); }
         else { out.push(0xb8); d32(out, CODE + out.length + 4 + 2); out.push(0xff, call ? 0xd0 : 0xe0); }
         if (call) pushes.push(1);
+        break;
+      }
+      case 28: {
+        // a long REP string (run by the interpreter's closure from generated code; budgets and interrupts stop it midway)
+        out.push(0x51, 0xb9); d32(out, r.range(1, 3000)); // push ecx; mov ecx, n
+        out.push(0xbf); d32(out, DATA + r.int(0x400)); // mov edi, DATA + x
+        if (r.chance(0.5)) { out.push(0xbe); d32(out, DATA + 0x800 + r.int(0x400)); out.push(0xf3, r.pick([0xa4, 0xa5])); } // rep movs
+        else out.push(0xf3, r.pick([0xaa, 0xab])); // rep stos
+        out.push(0x59); // pop ecx
         break;
       }
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated
