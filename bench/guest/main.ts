@@ -48,8 +48,8 @@ interface VmResult {
 
 const HELP = `Usage: npm run bench:guest -- [options]
 
-Boots guest/out/bzImage and its initramfs in LilyVM, qemu-system-i386 (TCG) and v86,
-one VM after the other, times the same shell workload in each from the host, and
+Boots guest/out/bzImage and its initramfs in LilyVM (engine jit, then interp),
+qemu-system-i386 (TCG) and v86, one VM after the other, times the same shell workload in each from the host, and
 prints a table of seconds and ratios. Figures only: the exit status does not depend
 on the times.
 
