@@ -143,6 +143,9 @@ export class Cpu implements FpuHost {
   segFastRead = 0;
   /** Bit s set: segment s is flat and writable: no checks on write. */
   segFastWrite = 0;
+  /** Segments whose limit is 4 GiB (any base), readable / writable: native code adds the base and checks nothing else. */
+  segBigRead = 0;
+  segBigWrite = 0;
   instructionsRetired = 0;
   /** Instructions retired by native code (runNative). */
   nativeRetired = 0;
@@ -409,13 +412,19 @@ export class Cpu implements FpuHost {
     const bit = 1 << seg;
     this.segFastRead &= ~bit;
     this.segFastWrite &= ~bit;
+    this.segBigRead &= ~bit;
+    this.segBigWrite &= ~bit;
     const acc = this.segAccess[seg];
-    if (this.segBase[seg] !== 0 || this.segLimit[seg] !== 0xffffffff || !(acc & DESC_P)) return;
+    if (this.segLimit[seg] !== 0xffffffff || !(acc & DESC_P)) return;
     if (acc & DESC_CODE) {
-      if (acc & DESC_RW) this.segFastRead |= bit;
+      if (acc & DESC_RW) this.segBigRead |= bit;
     } else if (!(acc & DESC_DC)) {
-      this.segFastRead |= bit;
-      if (acc & DESC_RW) this.segFastWrite |= bit;
+      this.segBigRead |= bit;
+      if (acc & DESC_RW) this.segBigWrite |= bit;
+    }
+    if (this.segBase[seg] === 0) {
+      this.segFastRead |= this.segBigRead & bit;
+      this.segFastWrite |= this.segBigWrite & bit;
     }
   }
 
@@ -1521,9 +1530,9 @@ export class Cpu implements FpuHost {
 
   // ---------------------------------------------------------------- decoded blocks
 
-  /** The mode bits native code is specialised for: CPL, the flat-segment masks, SS.B. */
+  /** The mode bits native code is specialised for: CPL, the flat and 4 GiB segment masks, SS.B. */
   nativeKey(): number {
-    return this.cpl | (this.segFastRead << 2) | (this.segFastWrite << 8) | (this.ss32 ? 1 << 14 : 0);
+    return this.cpl | (this.segFastRead << 2) | (this.segFastWrite << 8) | (this.ss32 ? 1 << 14 : 0) | (this.segBigRead << 15) | (this.segBigWrite << 21);
   }
 
   /** Whether b is still the CPU's block for its address (not dropped or replaced). */

@@ -77,7 +77,7 @@ function program(r: Rng): number[] {
   let smcTarget = -1;
   const n = r.range(4, 40);
   for (let i = 0; i < n; i++) {
-    switch (r.int(30)) {
+    switch (r.int(31)) {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
@@ -197,6 +197,15 @@ function program(r: Rng): number[] {
         out.push(0x59); // pop ecx
         break;
       }
+      case 29: {
+        // FS or GS: 4 GiB segments with a base (startState), as Linux's per-CPU data and TLS
+        out.push(r.pick([0x64, 0x65]));
+        const k = r.int(3);
+        if (k === 0) { out.push(r.pick([0x8b, 0x8a])); mem(r.pick(DEST)); }
+        else if (k === 1) { out.push(r.pick([0x89, 0x88])); mem(any()); }
+        else { out.push((r.int(8) << 3) | r.pick([1, 3])); mem(dst()); }
+        break;
+      }
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated
     }
   }
@@ -250,7 +259,8 @@ function startState(base: CpuState, cpl: 0 | 3): CpuState {
   const seg = (sel: number, code: boolean) => ({ selector: sel, base: 0, limit: 0xffffffff, access: (code ? 0x9b : 0x93) | (cpl << 5) | 0xc000 });
   const k = cpl === 3 ? 0x18 | 3 : 0x08;
   const d = cpl === 3 ? 0x20 | 3 : 0x10;
-  s.segments = [seg(d, false), seg(k, true), seg(d, false), seg(d, false), seg(d, false), seg(d, false)];
+  // FS and GS are 4 GiB with a base (generated code adds it), one of them wrapping below 0.
+  s.segments = [seg(d, false), seg(k, true), seg(d, false), seg(d, false), { ...seg(d, false), base: 0xfffff000 | 0 }, { ...seg(d, false), base: 0x1000 }];
   s.gdt = { base: GDT, limit: 0x2f };
   s.idt = { base: IDT, limit: 0x7ff };
   s.tr = { selector: 0x28, base: TSS, limit: 0x67, access: 0x8b };

@@ -158,7 +158,8 @@ class Translator implements BlockTranslator {
     const page = b.phys >>> 12;
     if (!b.cs32 || this.pending.has(page)) return;
     this.pending.set(page, {
-      page, key: cpu.nativeKey(), mode: { cpl: cpu.cpl, segFastRead: cpu.segFastRead, segFastWrite: cpu.segFastWrite, ss32: cpu.ss32 },
+      page, key: cpu.nativeKey(),
+      mode: { cpl: cpu.cpl, segFastRead: cpu.segFastRead, segFastWrite: cpu.segFastWrite, segBigRead: cpu.segBigRead, segBigWrite: cpu.segBigWrite, ss32: cpu.ss32 },
     });
     if (this.pending.size >= this.batch) this.compilePending();
   }

@@ -66,6 +66,9 @@ export interface TranslationMode {
   cpl: number;
   segFastRead: number;
   segFastWrite: number;
+  /** Segments with a 4 GiB limit and any base (Cpu.segBigRead/Write). */
+  segBigRead: number;
+  segBigWrite: number;
   ss32: boolean;
 }
 
@@ -79,13 +82,15 @@ const E = 4; // TLB entry
 const A = 5;
 const B = 6;
 const R = 7;
-const OFF = 8; // a memory operand's offset (= linear address: flat segments)
+const OFF = 8; // a memory operand's offset (in its segment)
 /** Set by a slow store that went over the running page: return after this instruction. */
 const STOP = 9;
 /** The carry in of ADC/SBB. */
 const CY = 10;
+/** A memory operand's linear address (OFF + its segment's base). */
+const LIN = 11;
 /** Locals besides the parameters. */
-export const PAGE_LOCALS = 8;
+export const PAGE_LOCALS = 9;
 
 /** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
 const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
@@ -345,25 +350,32 @@ class Gen {
 
   // ---- memory operands
 
-  /** The memory operand's offset into local OFF; false when its segment is not flat for this access. */
+  /**
+   * The memory operand's offset into local OFF and its linear address into LIN; false
+   * when its segment is neither flat nor 4 GiB with a base (as Linux's TLS and per-CPU
+   * segments are) for this access. The base is read from the segment cache in the area.
+   */
   private address(m: MemOperand, write: boolean): boolean {
     if (m.a16) return false;
-    const flat = write ? this.mode.segFastWrite : this.mode.segFastRead;
-    if (!(flat & (1 << m.seg))) return false;
+    const bit = 1 << m.seg;
+    const flat = ((write ? this.mode.segFastWrite : this.mode.segFastRead) & bit) !== 0;
+    if (!flat && !((write ? this.mode.segBigWrite : this.mode.segBigRead) & bit)) return false;
     const c = this.c;
     c.i32(m.disp);
     if (m.base >= 0) { this.reg32(m.base); c.op(Op.i32Add); }
     if (m.index >= 0) { this.reg32(m.index); if (m.scale) c.i32(m.scale).op(Op.i32Shl); c.op(Op.i32Add); }
-    c.set(OFF);
+    c.tee(OFF);
+    if (!flat) c.i32(0).mem(Op.i32Load, this.area + L.OFF_SEG_BASE + m.seg * 4, 2).op(Op.i32Add);
+    c.set(LIN);
     return true;
   }
 
   /** TLB fast-path test for an access of len bytes at OFF: leaves the condition; the entry is in E. */
   private tlbHit(len: number, mask: number): void {
     const c = this.c;
-    c.get(OFF).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, this.area + L.OFF_TLB, 2).tee(E);
+    c.get(LIN).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, this.area + L.OFF_TLB, 2).tee(E);
     c.i32(mask).op(Op.i32And).i32(TLB_VALID).op(Op.i32Eq);
-    if (len > 1) c.get(OFF).i32(len - 1).op(Op.i32And).op(Op.i32Eqz).op(Op.i32And);
+    if (len > 1) c.get(LIN).i32(len - 1).op(Op.i32And).op(Op.i32Eqz).op(Op.i32And);
   }
 
   /** Push the value at OFF (len 1, 2, 4) of segment seg; rmw: check the write permission first. */
@@ -371,7 +383,7 @@ class Gen {
     const c = this.c;
     this.tlbHit(len, rmw ? this.masks.write : this.masks.read);
     c.op(Op.if, I32);
-    c.get(E).i32(~0xfff).op(Op.i32And).get(OFF).op(Op.i32Xor);
+    c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor);
     c.mem(len === 4 ? Op.i32Load : len === 2 ? Op.i32Load16U : Op.i32Load8U, 0, len === 4 ? 2 : len === 2 ? 1 : 0);
     c.op(Op.else);
     this.markInsn();
@@ -384,7 +396,7 @@ class Gen {
     const c = this.c;
     this.tlbHit(len, this.masks.write);
     c.op(Op.if, BLOCK_VOID);
-    c.get(E).i32(~0xfff).op(Op.i32And).get(OFF).op(Op.i32Xor).get(v);
+    c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor).get(v);
     c.mem(len === 4 ? Op.i32Store : len === 2 ? Op.i32Store16 : Op.i32Store8, 0, len === 4 ? 2 : len === 2 ? 1 : 0);
     c.op(Op.else);
     this.markInsn();
@@ -430,7 +442,7 @@ class Gen {
         if (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
         // push the return address, then jump
         c.get(EIP).i32(end).op(Op.i32Add).set(A);
-        this.reg32(4); c.i32(4).op(Op.i32Sub).set(OFF);
+        this.reg32(4); c.i32(4).op(Op.i32Sub).tee(OFF).set(LIN);
         this.store(SS, 4, A);
         this.setReg32(4, () => c.get(OFF));
         // A store over the running page: return, at the target.
@@ -457,7 +469,7 @@ class Gen {
       }
       case 0xc3: {
         if (!this.mode.ss32 || !(this.mode.segFastRead & (1 << SS))) return false;
-        this.reg32(4); c.set(OFF);
+        this.reg32(4); c.tee(OFF).set(LIN);
         this.load(SS, 4);
         c.set(A);
         this.setReg32(4, () => c.get(OFF).i32(4).op(Op.i32Add));
@@ -551,7 +563,7 @@ class Gen {
     }
     if (op >= 0x58 && op < 0x60) {
       if (!this.mode.ss32 || !(this.mode.segFastRead & (1 << SS))) return false;
-      this.reg32(4); c.set(OFF);
+      this.reg32(4); c.tee(OFF).set(LIN);
       this.load(SS, 4);
       c.set(A);
       this.setReg32(4, () => c.get(OFF).i32(4).op(Op.i32Add));
@@ -732,7 +744,7 @@ class Gen {
   /** PUSH local v (32-bit, flat SS with a 32-bit stack: the caller checked). */
   private push(v: number): void {
     const c = this.c;
-    this.reg32(4); c.i32(4).op(Op.i32Sub).set(OFF);
+    this.reg32(4); c.i32(4).op(Op.i32Sub).tee(OFF).set(LIN);
     this.store(SS, 4, v);
     this.setReg32(4, () => c.get(OFF));
   }
