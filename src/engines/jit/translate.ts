@@ -333,12 +333,14 @@ class Gen {
 
   /** The lazy-flag record alu.ts writes: setLazy(op, a, b, res, bits). */
   private setLazy(op: number, a: () => void, b: () => void, res: () => void, bits: number): void {
+    // The operation and width are in the area already when this block's last record had the same.
+    const same = this.known !== null && this.known.op === op && this.known.bits === bits;
     this.known = { op, bits };
-    this.storeArea(L.OFF_LZ_OP, () => this.c.i32(op));
+    if (!same) this.storeArea(L.OFF_LZ_OP, () => this.c.i32(op));
     this.storeArea(L.OFF_LZ_A, a);
     this.storeArea(L.OFF_LZ_B, b);
     this.storeArea(L.OFF_LZ_RES, res);
-    this.storeArea(L.OFF_LZ_BITS, () => this.c.i32(bits));
+    if (!same) this.storeArea(L.OFF_LZ_BITS, () => this.c.i32(bits));
   }
 
   /** Before a call that can fault or exit: the instruction's EIP, and the instructions completed before it. */
