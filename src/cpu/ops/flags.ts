@@ -1,14 +1,10 @@
 import type { Cpu } from '../cpu.ts';
 import { LZ_NONE } from '../cpu.ts';
+import { PARITY_BIT } from '../flag-rules.ts';
 import { FLAGS_ARITH, FLAG_PF, FLAG_SF, FLAG_ZF } from '../constants.ts';
 
-/** PF for each value of a result's low byte. */
-export const PARITY = new Uint8Array(256);
-for (let i = 0; i < 256; i++) {
-  let p = 1;
-  for (let b = i; b; b >>= 1) p ^= b & 1;
-  PARITY[i] = p ? FLAG_PF : 0;
-}
+/** PF (its EFLAGS bit) for each value of a result's low byte. */
+export const PARITY = PARITY_BIT.map((p) => (p ? FLAG_PF : 0));
 
 /** SF, ZF and PF of a result already masked to `bits`. */
 export function szp(res: number, bits: number): number {

@@ -92,7 +92,8 @@ interface PendingPage {
 
 class Translator implements BlockTranslator {
   cpu!: Cpu;
-  private helpers!: Record<HelperName, (...args: number[]) => number>;
+  /** The imported helpers but `x`, which each module gets with its own table of closures. */
+  private helpers!: Record<Exclude<HelperName, 'x'>, (...args: number[]) => number>;
   private readonly sizes = new WeakMap<Block, number>();
   private pending = new Map<number, PendingPage>();
   /** Instructions the generated code ran through `x` (the interpreter's closures). */
@@ -148,7 +149,6 @@ class Translator implements BlockTranslator {
       wr16: (seg, off, v) => { c.write16(c.linear(seg, off, 2, true), v & 0xffff); return c.blockStopped ? 1 : 0; },
       wr32: (seg, off, v) => { c.write32(c.linear(seg, off, 4, true), v); return c.blockStopped ? 1 : 0; },
       mat: () => { c.nativeMaterialize(); return 0; },
-      x: () => 0, // per module (compilePending)
     };
   }
 

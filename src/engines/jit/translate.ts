@@ -441,12 +441,10 @@ class Gen {
         this.chain(target, end + d.imm, done);
         return true;
       case 0xe8: {
-        if (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
+        if (!this.flatStack(true)) return false;
         // push the return address, then jump
         c.get(EIP).i32(end).op(Op.i32Add).set(A);
-        this.reg32(4); c.i32(4).op(Op.i32Sub).tee(OFF).set(LIN);
-        this.store(SS, 4, A);
-        this.setReg32(4, () => c.get(OFF));
+        this.push(A);
         // A store over the running page: return, at the target.
         c.get(STOP).op(Op.if, BLOCK_VOID);
         this.exitAt(end + d.imm, done);
@@ -458,7 +456,7 @@ class Gen {
         // JMP/CALL Ev (near indirect): the target is read first (and may fault), then CALL pushes.
         const ext = (d.modrm >> 3) & 7;
         if ((ext !== 2 && ext !== 4) || !d.a32) return false;
-        if (ext === 2 && (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS)))) return false;
+        if (ext === 2 && !this.flatStack(true)) return false;
         if (!this.loadE(d.mem, d.modrm & 7, 4)) return false;
         c.set(B);
         if (ext === 2) {
@@ -470,11 +468,8 @@ class Gen {
         return true;
       }
       case 0xc3: {
-        if (!this.mode.ss32 || !(this.mode.segFastRead & (1 << SS))) return false;
-        this.reg32(4); c.tee(OFF).set(LIN);
-        this.load(SS, 4);
-        c.set(A);
-        this.setReg32(4, () => c.get(OFF).i32(4).op(Op.i32Add));
+        if (!this.flatStack(false)) return false;
+        this.pop();
         this.storeArea(L.OFF_EIP, () => c.get(A));
         c.get(N).i32(done).op(Op.i32Add).op(Op.return);
         return true;
@@ -558,17 +553,14 @@ class Gen {
       return true;
     }
     if (op >= 0x50 && op < 0x58) {
-      if (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
+      if (!this.flatStack(true)) return false;
       this.reg32(op & 7); c.set(A);
       this.push(A);
       return true;
     }
     if (op >= 0x58 && op < 0x60) {
-      if (!this.mode.ss32 || !(this.mode.segFastRead & (1 << SS))) return false;
-      this.reg32(4); c.tee(OFF).set(LIN);
-      this.load(SS, 4);
-      c.set(A);
-      this.setReg32(4, () => c.get(OFF).i32(4).op(Op.i32Add));
+      if (!this.flatStack(false)) return false;
+      this.pop();
       this.setReg32(op & 7, () => c.get(A));
       return true;
     }
@@ -667,7 +659,7 @@ class Gen {
         });
       }
       case 0x6a: case 0x68: {
-        if (!this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
+        if (!this.flatStack(true)) return false;
         c.i32(op === 0x6a ? (d.imm << 24) >> 24 : d.imm).set(A);
         this.push(A);
         return true;
@@ -675,7 +667,7 @@ class Gen {
       case 0xff: {
         if (reg === 0 || reg === 1) return this.rmwE(m, rm, vlen as 2 | 4, () => this.incDec(reg === 0, vbits));
         if (!d.o32) return false;
-        if (reg !== 6 || !m || !this.mode.ss32 || !(this.mode.segFastWrite & (1 << SS))) return false;
+        if (reg !== 6 || !m || !this.flatStack(true)) return false;
         if (!this.loadE(m, rm, 4)) return false;
         c.set(A);
         this.push(A);
@@ -749,6 +741,20 @@ class Gen {
     this.reg32(4); c.i32(4).op(Op.i32Sub).tee(OFF).set(LIN);
     this.store(SS, 4, v);
     this.setReg32(4, () => c.get(OFF));
+  }
+
+  /** POP into local A (32-bit, flat SS with a 32-bit stack: the caller checked); ESP moves after the read. */
+  private pop(): void {
+    const c = this.c;
+    this.reg32(4); c.tee(OFF).set(LIN);
+    this.load(SS, 4);
+    c.set(A);
+    this.setReg32(4, () => c.get(OFF).i32(4).op(Op.i32Add));
+  }
+
+  /** The stack is 32-bit and flat for reads (or writes): PUSH, POP, CALL and RET can address it directly. */
+  private flatStack(write: boolean): boolean {
+    return this.mode.ss32 && ((write ? this.mode.segFastWrite : this.mode.segFastRead) & (1 << SS)) !== 0;
   }
 
   /**
