@@ -1468,7 +1468,7 @@ export class Cpu implements FpuHost {
     const r32 = this.r32;
     const cache = this.blockCache;
     while (this.instructionsRetired < end) {
-      if (this.irqInhibit !== 0 || this.intrPending || (this.flags & FLAG_TF) !== 0 || this.replay.length !== 0) {
+      if (this.needsSlowStep()) {
         this.slowStep();
         continue;
       }
@@ -1523,7 +1523,7 @@ export class Cpu implements FpuHost {
         this.instructionsRetired++;
         const length = this.eip - start;
         if (this.decodeBlock === null || length <= 0 || length > 15 || this.instructionsRetired >= end) break;
-        if (this.irqInhibit !== 0 || this.intrPending || (this.flags & FLAG_TF) !== 0 || this.replay.length !== 0) break;
+        if (this.needsSlowStep()) break;
       }
     }
   }
@@ -1601,7 +1601,8 @@ export class Cpu implements FpuHost {
    * OFF_JIT_BASE before that) before it. The
    * lazy flags and EFLAGS come from the CPU area and go back to it. Returns 1 (with EIP
    * in the area) when native code must return after it: it branched or yielded, wrote
-   * over the running page, or changed the mode, the interrupt shadow or TF; else 0.
+   * over the running page, or changed the mode, the interrupt shadow or TF, or set IF with
+   * an interrupt pending; else 0.
    */
   nativeExec(exec: Exec, eip: number, length: number, done: number): number {
     const s = this.s32;
@@ -1618,7 +1619,7 @@ export class Cpu implements FpuHost {
     this.nativeInExec = false;
     this.spillLazyFlags();
     s[L.OFF_FLAGS >> 2] = this.flags;
-    if (this.irqInhibit !== 0 || (this.flags & FLAG_TF) !== 0 || this.replay.length !== 0 || this.nativeKey() !== this.nativeEntryKey) {
+    if (this.needsSlowStep() || this.nativeKey() !== this.nativeEntryKey) {
       // Back to the CPU's loop, which handles these.
       s[L.OFF_JIT_LEAVE >> 2] = 1;
       this.su32[L.OFF_EIP >> 2] = this.eip;
@@ -1765,6 +1766,15 @@ export class Cpu implements FpuHost {
     this.pageBlocks.clear();
     this.codePage.fill(0);
     this.blockLimit = 0;
+  }
+
+  /**
+   * The next instruction needs slowStep(): an interrupt shadow, an interrupt to take
+   * (pending with IF set: with IF clear it waits, and the instruction that sets IF ends
+   * its block), single-step, or an instruction replayed after an exit.
+   */
+  private needsSlowStep(): boolean {
+    return this.irqInhibit !== 0 || (this.intrPending && (this.flags & FLAG_IF) !== 0) || (this.flags & FLAG_TF) !== 0 || this.replay.length !== 0;
   }
 
   /** One loop iteration with the rare cases: interrupt shadow, INTR, single-step, an instruction replayed after an exit. */
