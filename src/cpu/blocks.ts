@@ -39,17 +39,19 @@ export interface Block {
 /**
  * Generated code for a block: entry `entry` of the page function in slot `fn` of the
  * translator's function table (translate.ts: a physical page's hot blocks in one
- * function), valid while the CPU's mode matches `key` (Cpu.nativeKey()). The translator
- * runs it (BlockTranslator.enter).
+ * function), valid while the CPU's mode matches `key` in the bits of `mask`
+ * (Cpu.nativeKey() & mask === key: the bits of the segments its code uses). The
+ * translator runs it (BlockTranslator.enter).
  */
 export interface NativeBlock {
   readonly key: number;
+  readonly mask: number;
   readonly entry: number;
   readonly fn: number;
 }
 
 /** A block without native code (one shape for every block). */
-export const NO_NATIVE: NativeBlock = { key: -1, entry: 0, fn: -1 };
+export const NO_NATIVE: NativeBlock = { key: -1, mask: -1, entry: 0, fn: -1 };
 
 /** What the CPU asks for native code: a translator (src/engines/jit) attaches one. */
 export interface BlockTranslator {
@@ -60,12 +62,13 @@ export interface BlockTranslator {
   /** The CPU dropped b (its page was written): forget its native code. */
   dropped(b: Block): void;
   /**
-   * Run native code from block n (EIP = eip), going on through native code while it can,
-   * for at most `budget` instructions. Returns the instructions completed and leaves EIP
-   * in the CPU area. A fault or an I/O exit throws, with the faulting instruction's EIP in
-   * OFF_JIT_EIP and the instructions completed before it in OFF_JIT_BASE + OFF_JIT_DONE.
+   * Run native code from block n (EIP = eip), going on through native code while it can
+   * (code whose key matches the CPU's mode `key`), for at most `budget` instructions.
+   * Returns the instructions completed and leaves EIP in the CPU area. A fault or an I/O
+   * exit throws, with the faulting instruction's EIP in OFF_JIT_EIP and the instructions
+   * completed before it in OFF_JIT_BASE + OFF_JIT_DONE.
    */
-  enter(n: NativeBlock, eip: number, budget: number): number;
+  enter(n: NativeBlock, eip: number, budget: number, key: number): number;
 }
 
 export function makeBlock(phys: number, cs32: boolean, execs: Exec[], ends: number[]): Block {

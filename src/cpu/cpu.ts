@@ -90,6 +90,13 @@ export function tlbMasks(cpl: number): { read: number; write: number } {
 /** The VALID bit of a TLB entry. */
 export const TLB_VALID = T_VALID;
 
+/** Cpu.nativeKey() bits every piece of native code depends on: the CPL and SS.B. */
+export const NATIVE_KEY_ALWAYS = 3 | (1 << 14);
+/** Cpu.nativeKey() bits of segment register s: whether it is flat, or 4 GiB with a base, for reads and for writes. */
+export function nativeKeySegment(s: number): number {
+  return ((1 << 2) | (1 << 8) | (1 << 15) | (1 << 21)) << s;
+}
+
 const BLOCK_CACHE_BITS = 16;
 const BLOCK_CACHE_SHIFT = 32 - BLOCK_CACHE_BITS;
 /** A page written by the CPU this recently (in instructions) gets no new blocks: it is being modified. */
@@ -1495,7 +1502,7 @@ export class Cpu implements FpuHost {
             if (b.native === NO_NATIVE && ++b.runs === this.translator.threshold) this.translator.translate(b);
             const n = b.native;
             // Native code goes on across the page's blocks; the loop looks up where it stopped.
-            if (n.key === this.nativeKey() && this.runNative(n, eip, end) !== 0) continue;
+            if ((this.nativeKey() & n.mask) === n.key && this.runNative(n, eip, end) !== 0) continue;
           }
           let start = eip;
           for (let i = 0; i < this.blockLimit; i++) {
@@ -1530,7 +1537,11 @@ export class Cpu implements FpuHost {
 
   // ---------------------------------------------------------------- decoded blocks
 
-  /** The mode bits native code is specialised for: CPL, the flat and 4 GiB segment masks, SS.B. */
+  /**
+   * The mode bits native code is specialised for: CPL, the flat and 4 GiB segment masks,
+   * SS.B. Code that uses only some segments depends only on their bits (nativeKeySegment):
+   * it holds a key and a mask, and runs where nativeKey() & mask equals its key.
+   */
   nativeKey(): number {
     return this.cpl | (this.segFastRead << 2) | (this.segFastWrite << 8) | (this.ss32 ? 1 << 14 : 0) | (this.segBigRead << 15) | (this.segBigWrite << 21);
   }
@@ -1558,11 +1569,11 @@ export class Cpu implements FpuHost {
     s[L.OFF_FLAGS >> 2] = this.flags;
     const base = this.instructionsRetired;
     this.nativeBase = base;
-    this.nativeEntryKey = n.key;
+    this.nativeEntryKey = this.nativeKey();
     s[L.OFF_JIT_PAGE >> 2] = this.blockPage;
     let done: number;
     try {
-      done = this.translator!.enter(n, eip, Math.min(end - base, 0x7fffffff));
+      done = this.translator!.enter(n, eip, Math.min(end - base, 0x7fffffff), this.nativeEntryKey);
     } catch (e) {
       s[L.OFF_JIT_PAGE >> 2] = -1;
       done = s[L.OFF_JIT_BASE >> 2] + s[L.OFF_JIT_DONE >> 2];

@@ -85,13 +85,16 @@ export const OFF_TLB = 4096;
 export const TLB_ENTRIES = 1 << 20;
 /**
  * The jit's map from physical address to native code (src/engines/jit/dispatch.ts):
- * direct-mapped by a hash of the address, 16 bytes an entry: physical address (-1: none),
- * mode key, function table index, entry | instruction count << 16.
+ * direct-mapped by a hash of the address, 32 bytes an entry: physical address (-1: none),
+ * mode key, mode mask (the code runs where Cpu.nativeKey() & mask equals key), function
+ * table index, entry | instruction count << 16, three words unused.
  */
 export const OFF_JIT_MAP = OFF_TLB + TLB_ENTRIES * 4;
 export const JIT_MAP_BITS = 16;
+/** An entry is 1 << JIT_MAP_ENTRY_SHIFT bytes. */
+export const JIT_MAP_ENTRY_SHIFT = 5;
 /** Bytes of the whole CPU area: registers, the TLB, the jit's map. */
-export const CPU_AREA_BYTES = OFF_JIT_MAP + (16 << JIT_MAP_BITS);
+export const CPU_AREA_BYTES = OFF_JIT_MAP + (1 << (JIT_MAP_BITS + JIT_MAP_ENTRY_SHIFT));
 
 /** Where a CPU's state lives: a buffer (a WebAssembly.Memory's, for a machine) and the area's byte offset in it. */
 export interface CpuArea {

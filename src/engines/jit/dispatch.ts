@@ -4,7 +4,7 @@
 // new EIP through the software TLB, looks the physical address up in the jit's map in
 // the CPU area (layout.ts OFF_JIT_MAP, written by the translator), and calls that page
 // function through the shared function table; it returns to the CPU's block loop on a
-// TLB miss, a map miss, a mode mismatch, a budget too small for the next block, or when
+// TLB miss, a map miss, a mode mismatch (the CPU's key in the entry's mask bits), a budget too small for the next block, or when
 // the code asked to leave (OFF_JIT_LEAVE).
 import { TLB_VALID } from '../../cpu/cpu.ts';
 import * as L from '../../cpu/layout.ts';
@@ -15,7 +15,7 @@ export const PAGE_TYPE: FuncType = { params: [I32, I32, I32], results: [I32] };
 
 /** The map slot of physical address phys (as the dispatcher computes it): a byte offset from OFF_JIT_MAP. */
 export function mapSlot(phys: number): number {
-  return (Math.imul(phys, 0x9e3779b1) >>> (32 - L.JIT_MAP_BITS)) << 4;
+  return (Math.imul(phys, 0x9e3779b1) >>> (32 - L.JIT_MAP_BITS)) << L.JIT_MAP_ENTRY_SHIFT;
 }
 
 // run(fn, entry, eip, budget, key, readMask) -> instructions completed
@@ -51,14 +51,15 @@ export function dispatcherModule(area: number, pages: number, tableSize: number)
   c.get(MASK).op(Op.i32And).i32(TLB_VALID).op(Op.i32Ne);
   c.op(Op.if, BLOCK_VOID); retN(); c.op(Op.end);
   c.get(E).i32(~0xfff).op(Op.i32And).get(EIP).op(Op.i32Xor).set(PHYS);
-  c.get(PHYS).i32(0x9e3779b1 | 0).op(Op.i32Mul).i32(32 - L.JIT_MAP_BITS).op(Op.i32ShrU).i32(4).op(Op.i32Shl).set(SLOT);
+  c.get(PHYS).i32(0x9e3779b1 | 0).op(Op.i32Mul).i32(32 - L.JIT_MAP_BITS).op(Op.i32ShrU).i32(L.JIT_MAP_ENTRY_SHIFT).op(Op.i32Shl).set(SLOT);
   c.get(SLOT).mem(Op.i32Load, area + L.OFF_JIT_MAP, 2).get(PHYS).op(Op.i32Ne);
-  c.get(SLOT).mem(Op.i32Load, area + L.OFF_JIT_MAP + 4, 2).get(KEY).op(Op.i32Ne).op(Op.i32Or);
+  c.get(KEY).get(SLOT).mem(Op.i32Load, area + L.OFF_JIT_MAP + 8, 2).op(Op.i32And);
+  c.get(SLOT).mem(Op.i32Load, area + L.OFF_JIT_MAP + 4, 2).op(Op.i32Ne).op(Op.i32Or);
   c.op(Op.if, BLOCK_VOID); retN(); c.op(Op.end);
-  c.get(SLOT).mem(Op.i32Load, area + L.OFF_JIT_MAP + 12, 2).set(W);
+  c.get(SLOT).mem(Op.i32Load, area + L.OFF_JIT_MAP + 16, 2).set(W);
   c.get(N).get(W).i32(16).op(Op.i32ShrU).op(Op.i32Add).get(BUDGET).op(Op.i32GtU);
   c.op(Op.if, BLOCK_VOID); retN(); c.op(Op.end);
-  c.get(SLOT).mem(Op.i32Load, area + L.OFF_JIT_MAP + 8, 2).set(FN);
+  c.get(SLOT).mem(Op.i32Load, area + L.OFF_JIT_MAP + 12, 2).set(FN);
   c.get(W).i32(0xffff).op(Op.i32And).set(ENTRY);
   c.i32(0).get(PHYS).i32(12).op(Op.i32ShrU).mem(Op.i32Store, area + L.OFF_JIT_PAGE, 2);
   c.br(0);

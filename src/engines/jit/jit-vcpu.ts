@@ -21,6 +21,8 @@ import { Code, encodeModule, I32 } from './wasm.ts';
 export const DEFAULT_THRESHOLD = 1000;
 /** Pages compiled together into one module. */
 const BATCH = 16;
+/** Words of an entry of the map in the CPU area (layout.ts OFF_JIT_MAP). */
+const MAP_WORDS = 1 << (L.JIT_MAP_ENTRY_SHIFT - 2);
 /** Bound of the code cache (bytes of WebAssembly), after which every translation is dropped (as QEMU's tb_flush). */
 export const DEFAULT_CODE_CACHE_BYTES = 64 << 20;
 
@@ -83,6 +85,14 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 let dispatch: ReturnType<typeof buildDispatch> | undefined;
 let index: DecodeIndex | undefined;
 
+/** A page function made, not yet installed: its blocks, and the mode it runs in (NativeBlock key and mask). */
+interface Made {
+  blocks: Block[];
+  key: number;
+  mask: number;
+  body: Code;
+}
+
 /** A page waiting for its function, with the mode it is translated for. */
 interface PendingPage {
   page: number;
@@ -124,8 +134,8 @@ class Translator implements BlockTranslator {
     this.pages = byteLength / 65536;
     this.table = new WA.Table({ element: 'anyfunc', initial: 256 });
     this.flagFns = flagFunctions(areaOffset);
-    this.map = new Int32Array((memory as { buffer: ArrayBuffer }).buffer, areaOffset + L.OFF_JIT_MAP, 4 << L.JIT_MAP_BITS);
-    for (let i = 0; i < this.map.length; i += 4) this.map[i] = -1;
+    this.map = new Int32Array((memory as { buffer: ArrayBuffer }).buffer, areaOffset + L.OFF_JIT_MAP, MAP_WORDS << L.JIT_MAP_BITS);
+    for (let i = 0; i < this.map.length; i += MAP_WORDS) this.map[i] = -1;
     this.stats = {
       translated: 0, untranslatable: 0, nativeInstructions: 0, helperInstructions: 0, cacheBytes: 0, cacheLimit, modules: 0, pages: 0, flushes: 0, compileMs: 0, inFlight: 0, refused: 0,
     };
@@ -178,7 +188,7 @@ class Translator implements BlockTranslator {
     const execs: Exec[] = [];
     const lengths: number[] = [];
     const addExec = (e: Exec, length: number): number => { lengths.push(length); return execs.push(e) - 1; };
-    const made: { blocks: Block[]; key: number; body: Code }[] = [];
+    const made: Made[] = [];
     for (const p of pages) {
       // Blocks that have run a few times or have code already; the rest are not worth their bytes.
       const blocks = cpu.blocksOnPage(p.page).filter((b) => b.runs >= this.minRuns || b.native !== NO_NATIVE);
@@ -187,7 +197,7 @@ class Translator implements BlockTranslator {
         this.stats.untranslatable++;
         continue;
       }
-      made.push({ blocks: t.blocks, key: p.key, body: t.body });
+      made.push({ blocks: t.blocks, key: p.key & t.mask, mask: t.mask, body: t.body });
     }
     if (made.length === 0) {
       this.stats.compileMs += performance.now() - t0;
@@ -241,7 +251,7 @@ class Translator implements BlockTranslator {
    * Give the blocks of each page function their entry. A page one of whose blocks was
    * dropped since it was translated (its page was written) gets nothing: its code is stale.
    */
-  private install(made: { blocks: Block[]; key: number }[], instance: WasmInstance, size: number): void {
+  private install(made: Made[], instance: WasmInstance, size: number): void {
     const cpu = this.cpu;
     let blocks = 0;
     for (const m of made) blocks += m.blocks.length;
@@ -257,22 +267,23 @@ class Translator implements BlockTranslator {
       this.fnLive[fn] = 0;
       m.blocks.forEach((b, entry) => {
         if (b.native !== NO_NATIVE) this.dropped(b); else this.stats.translated++;
-        b.native = { key: m.key, entry, fn };
+        b.native = { key: m.key, mask: m.mask, entry, fn };
         this.fnLive[fn]++;
         this.sizes.set(b, share);
         this.stats.cacheBytes += share;
         const at = mapSlot(b.phys) >> 2;
         this.map[at] = b.phys;
         this.map[at + 1] = m.key;
-        this.map[at + 2] = fn;
-        this.map[at + 3] = entry | (b.count << 16);
+        this.map[at + 2] = m.mask;
+        this.map[at + 3] = fn;
+        this.map[at + 4] = entry | (b.count << 16);
       });
       this.stats.pages++;
     });
   }
 
-  enter(n: NativeBlock, eip: number, budget: number): number {
-    return this.run(n.fn, n.entry, eip, budget, n.key, this.readMasks[n.key & 3]);
+  enter(n: NativeBlock, eip: number, budget: number, key: number): number {
+    return this.run(n.fn, n.entry, eip, budget, key, this.readMasks[key & 3]);
   }
 
   /** Runs a block needs to be put in its page's function. */

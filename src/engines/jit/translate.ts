@@ -12,16 +12,15 @@
 // (op, operands, result, width) that alu.ts records; a Jcc, or the CF that INC/DEC keep,
 // is evaluated inline by the flag rules of src/cpu/flag-rules.ts (the description the
 // interpreter's getters are built from) when the block itself wrote the record, and by
-// the interpreter's testCC/getCF otherwise.
+// the module's flag functions (the same rules, switching on the record) otherwise.
 //
-// Generated directly, in 32-bit code with 32-bit operands and addresses and flat
-// segments: MOV (r/m, immediates), MOVZX/MOVSX, LEA, ADD/OR/AND/SUB/XOR/CMP/TEST in every
-// form, INC, DEC, PUSH/POP of registers, NOP, and at a block's end Jcc, JMP, CALL rel32
-// and RET. Any other instruction of the block calls its decoded closure (the
-// interpreter's, through Cpu.nativeExec); a system instruction (one the block decoder
-// leaves to step()) ends the native code, and the interpreter runs it.
+// Generated directly, in 32-bit code with 32-bit addresses and segments that are flat or
+// 4 GiB with a base: the common integer instructions (docs/jit.md lists them) and, at a
+// block's end, Jcc, JMP, CALL and RET. Any other instruction of the block calls its
+// decoded closure (the interpreter's, through Cpu.nativeExec). A system instruction (one
+// the block decoder leaves to step()) ends the native code, and the interpreter runs it.
 import { CS, DS, SS } from '../../cpu/constants.ts';
-import { LZ_ADC, LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SBB, LZ_SUB, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
+import { LZ_ADC, LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SBB, LZ_SUB, NATIVE_KEY_ALWAYS, nativeKeySegment, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
 import {
   adjustRule, carryRule, conditionRule, overflowRule, parityRule, shiftCarryRule, shiftOverflowRule, signRule, zeroRule,
   LZ_NONE, SHIFT_ROL, SHIFT_ROR, SHIFT_SHL, SHIFT_SHR, type CcFlags, type FlagOps,
@@ -110,10 +109,11 @@ const O16 = new Set([
   0x81, 0x83, 0x85, 0x89, 0x8b, 0xc7, 0xff,
 ]);
 
-/** The blocks a page function was made of, in entry order, and its body. */
+/** The blocks a page function was made of, in entry order, its body, and the Cpu.nativeKey() bits it depends on. */
 export interface PageTranslation {
   body: Code;
   blocks: Block[];
+  mask: number;
 }
 
 /**
@@ -141,7 +141,7 @@ export function translatePage(
     g.block(j);
   }
   c.op(Op.end, Op.unreachable);
-  return { body: c, blocks: entries };
+  return { body: c, blocks: entries, mask: g.keyMask };
 }
 
 class Gen {
@@ -158,6 +158,8 @@ class Gen {
   private stored = false;
   /** The lazy record's operation and width when this block's code wrote it (null: unknown, from before). */
   private known: { op: number; bits: number } | null = null;
+  /** The mode bits the code depends on: the segments it addresses inline (an instruction left to its closure checks its own). */
+  keyMask = NATIVE_KEY_ALWAYS | nativeKeySegment(CS);
 
   constructor(
     private readonly area: number, private readonly mode: TranslationMode, private readonly index: DecodeIndex,
@@ -362,6 +364,7 @@ class Gen {
     const bit = 1 << m.seg;
     const flat = ((write ? this.mode.segFastWrite : this.mode.segFastRead) & bit) !== 0;
     if (!flat && !((write ? this.mode.segBigWrite : this.mode.segBigRead) & bit)) return false;
+    this.keyMask |= nativeKeySegment(m.seg);
     const c = this.c;
     c.i32(m.disp);
     if (m.base >= 0) { this.reg32(m.base); c.op(Op.i32Add); }
@@ -754,7 +757,9 @@ class Gen {
 
   /** The stack is 32-bit and flat for reads (or writes): PUSH, POP, CALL and RET can address it directly. */
   private flatStack(write: boolean): boolean {
-    return this.mode.ss32 && ((write ? this.mode.segFastWrite : this.mode.segFastRead) & (1 << SS)) !== 0;
+    if (!this.mode.ss32 || ((write ? this.mode.segFastWrite : this.mode.segFastRead) & (1 << SS)) === 0) return false;
+    this.keyMask |= nativeKeySegment(SS);
+    return true;
   }
 
   /**
