@@ -2,7 +2,7 @@
 // CPU state after every run(), and RAM at the end must be the same.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lockstepCase } from './lockstep.ts';
+import { lockstepCase, modeChangeProgram } from './lockstep.ts';
 
 const seed = Number(process.env.LILYVM_LOCKSTEP_SEED ?? 20261207);
 const cases = Number(process.env.LILYVM_LOCKSTEP_CASES ?? 160);
@@ -26,4 +26,15 @@ test(`jit and interp in lockstep on generated loops (seed ${seed}, ${cases} case
   assert.ok(native > instructions / 5, 'a good share runs as native code');
   assert.ok((exits.mmio ?? 0) > 0, 'MMIO exits happen inside blocks');
   assert.deepEqual(divergences.slice(0, 3), [], `${divergences.length} of ${cases} cases diverge`);
+});
+
+test('jit and interp in lockstep over mode changes inside native code (segment loads run through step())', (t) => {
+  let native = 0;
+  for (let i = 0; i < 8; i++) {
+    const r = lockstepCase(seed, i, 300, 2, modeChangeProgram());
+    assert.equal(r.divergence, null, r.divergence ?? '');
+    native += r.nativeInstructions;
+  }
+  t.diagnostic(`${native} instructions from native code`);
+  assert.ok(native > 0, 'the loop runs as native code');
 });

@@ -34,6 +34,8 @@ const MMIO = 0x24000;
 const SAFE = 0x25800;
 const USTACK = 0x30f00;
 const MMIO_PHYS = 0x200000;
+/** A data segment of DPL 3 with base 0x1000 and a 4 GiB limit (loadable at CPL 0 and 3). */
+const BASED = 0x30 | 3;
 /** Vectors that push an error code. */
 const WITH_ERROR = new Set([8, 10, 11, 12, 13, 14, 17]);
 
@@ -45,7 +47,7 @@ function d32(out: number[], v: number): void {
 const DEST = [0, 2, 7, 5];
 
 /** A random loop body and the whole program around it; returns the code bytes. */
-function program(r: Rng): number[] {
+function program(r: Rng, cpl: 0 | 3): number[] {
   const out: number[] = [];
   out.push(0xb9); d32(out, r.range(20, 200)); // mov ecx, n
   out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
@@ -77,7 +79,7 @@ function program(r: Rng): number[] {
   let smcTarget = -1;
   const n = r.range(4, 40);
   for (let i = 0; i < n; i++) {
-    switch (r.int(31)) {
+    switch (r.int(32)) {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
@@ -206,6 +208,42 @@ function program(r: Rng): number[] {
         else { out.push((r.int(8) << 3) | r.pick([1, 3])); mem(dst()); }
         break;
       }
+      case 30: {
+        // system instructions that native code runs through step() and goes on after: segment register pushes, pops and
+        // moves (FS and GS reloaded from the GDT lose their base, the data segment BASED gives one: the mode changes),
+        // PUSHF/POPF, SMSW, RDTSC; at CPL 0
+        // CLI/STI and reads of CR0, CR2, CR3, CR4
+        const sreg = () => r.pick([0, 3, 4, 5]); // ES DS FS GS
+        const k = r.int(cpl === 0 ? 7 : 5);
+        if (k === 0) {
+          out.push(...r.pick([[0x06], [0x1e], [0x0f, 0xa0], [0x0f, 0xa8]]), ...r.pick([[0x07], [0x1f], [0x0f, 0xa1], [0x0f, 0xa9]]));
+        } else if (k === 1) {
+          const reg = r.pick(DEST);
+          if (r.chance(0.7)) out.push(0x8c, 0xc0 | (sreg() << 3) | reg, 0x8e, 0xc0 | ((r.chance(0.1) ? 2 : sreg()) << 3) | reg); // mov r, sreg; mov sreg (or SS), r
+          else {
+            // save sreg, load BASED, read through it, load the saved selector back: the mode changes twice inside native code
+            const s = sreg();
+            const tmp = r.pick(DEST.filter((x) => x !== reg));
+            out.push(0x8c, 0xc0 | (s << 3) | reg); // mov reg, sreg
+            out.push(0xb8 + tmp); d32(out, BASED); // mov tmp, BASED
+            out.push(0x8e, 0xc0 | (s << 3) | tmp); // mov sreg, tmp
+            if (s === 4 || s === 5) out.push(s === 4 ? 0x64 : 0x65);
+            out.push(0x8b); mem(tmp); // mov tmp, [m] (through sreg, or DS)
+            out.push(0x8e, 0xc0 | (s << 3) | reg); // mov sreg, reg
+          }
+        } else if (k === 2) {
+          out.push(0x9c); if (r.chance(0.5)) out.push(0x9d); else out.push(0x58 + r.pick(DEST)); // pushf; popf or pop r
+        } else if (k === 3) {
+          out.push(0x0f, 0x01, 0xe0 | r.pick(DEST)); // smsw r
+        } else if (k === 4) {
+          out.push(0x52, 0x0f, 0x31, 0x5a); // push edx; rdtsc; pop edx
+        } else if (k === 5) {
+          out.push(0xfa, 0xb8 + r.pick(DEST)); d32(out, r.u32()); out.push(0xfb); // cli; mov r, imm; sti
+        } else {
+          out.push(0x0f, 0x20, 0xc0 | (r.pick([0, 2, 3, 4]) << 3) | r.pick(DEST)); // mov r, crN
+        }
+        break;
+      }
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated
     }
   }
@@ -226,6 +264,8 @@ function buildMemory(memory: GuestMemory, code: number[]): void {
   seg(0x10, 0x93, 0xc);
   seg(0x18, 0xfb, 0xc);
   seg(0x20, 0xf3, 0xc);
+  seg(BASED & ~7, 0xf3, 0xc);
+  dv.setUint16(GDT + (BASED & ~7) + 2, 0x1000, true); // base 0x1000
   dv.setUint32(GDT + 0x28, 0x0067 | (TSS << 16), true);
   dv.setUint32(GDT + 0x2c, ((TSS >>> 16) & 0xff) | (0x8b << 8), true);
   dv.setUint32(TSS + 4, KSTACK, true);
@@ -261,7 +301,7 @@ function startState(base: CpuState, cpl: 0 | 3): CpuState {
   const d = cpl === 3 ? 0x20 | 3 : 0x10;
   // FS and GS are 4 GiB with a base (generated code adds it), one of them wrapping below 0.
   s.segments = [seg(d, false), seg(k, true), seg(d, false), seg(d, false), { ...seg(d, false), base: 0xfffff000 | 0 }, { ...seg(d, false), base: 0x1000 }];
-  s.gdt = { base: GDT, limit: 0x2f };
+  s.gdt = { base: GDT, limit: 0x37 };
   s.idt = { base: IDT, limit: 0x7ff };
   s.tr = { selector: 0x28, base: TSS, limit: 0x67, access: 0x8b };
   s.cr0 = CR0_PE | CR0_PG | CR0_WP | CR0_ET;
@@ -306,11 +346,43 @@ function answer(s: Side, e: VmExit): void {
   }
 }
 
-/** One lockstep case: seed and case index pick the program, the CPL and the run budgets. */
-export function lockstepCase(seed: number, index: number, runs = 300, threshold = 2): LockstepResult {
+/**
+ * A loop that changes the mode inside native code: DS is loaded with BASED, read
+ * through, and loaded back, and FS with GS's selector (losing its base) and back.
+ * The page is translated in the mode of its first block, so the blocks after each load
+ * hold code for the other mode: native code must return to the loop after the load.
+ */
+export function modeChangeProgram(): number[] {
+  const out: number[] = [0xb9]; d32(out, 500); // mov ecx, 500
+  out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
+  out.push(0x31, 0xf6); // xor esi, esi
+  const loop = out.length;
+  out.push(0x8b, 0x03); // mov eax, [ebx]
+  out.push(0x8c, 0xda); // mov edx, ds
+  out.push(0xbd); d32(out, BASED); // mov ebp, BASED
+  out.push(0x8e, 0xdd); // mov ds, ebp
+  out.push(0x8b, 0x7b, 0x04); // mov edi, [ebx+4] (through BASED)
+  out.push(0x8e, 0xda); // mov ds, edx
+  out.push(0x01, 0xf8); // add eax, edi
+  out.push(0x0f, 0xa0, 0x0f, 0xa8, 0x0f, 0xa1); // push fs; push gs; pop fs (FS now flat)
+  out.push(0x64, 0x03, 0x43, 0x08); // add eax, fs:[ebx+8]
+  out.push(0x0f, 0xa1); // pop fs (its base back)
+  out.push(0x64, 0x03, 0x43, 0x0c); // add eax, fs:[ebx+12]
+  out.push(0x89, 0x04, 0x8b); // mov [ebx+ecx*4], eax
+  out.push(0x49); // dec ecx
+  out.push(0x0f, 0x85); d32(out, loop - (out.length + 4)); // jnz loop
+  out.push(0xeb, 0xfe); // jmp $
+  return out;
+}
+
+/**
+ * One lockstep case: seed and case index pick the program (unless `code` is given), the
+ * CPL and the run budgets.
+ */
+export function lockstepCase(seed: number, index: number, runs = 300, threshold = 2, code?: number[]): LockstepResult {
   const r = Rng.forCase(seed, 'lockstep', index);
-  const code = program(r);
   const cpl = index % 2 === 0 ? 0 : 3;
+  code ??= program(r, cpl);
   const interp = side((memory, interrupts) => new InterpVcpu({
     ram: memory.u8, area: { buffer: memory.wasm.buffer, memory: memory.wasm, offset: memory.engineAreaOffset }, interrupts, readTsc: () => 0,
   }));

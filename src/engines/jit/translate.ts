@@ -18,7 +18,8 @@
 // 4 GiB with a base: the common integer instructions (docs/jit.md lists them) and, at a
 // block's end, Jcc, JMP, CALL and RET. Any other instruction of the block calls its
 // decoded closure (the interpreter's, through Cpu.nativeExec). A system instruction (one
-// the block decoder leaves to step()) ends the native code, and the interpreter runs it.
+// the block decoder leaves to step()) runs through step() the same way when it is one of
+// STEPPED, and otherwise ends the native code, and the interpreter runs it.
 import { CS, DS, SS } from '../../cpu/constants.ts';
 import { LZ_ADC, LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SBB, LZ_SUB, NATIVE_KEY_ALWAYS, nativeKeySegment, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
 import {
@@ -27,7 +28,7 @@ import {
 } from '../../cpu/flag-rules.ts';
 import { FLAG_AF, FLAG_CF, FLAG_OF, FLAGS_ARITH } from '../../cpu/constants.ts';
 import { stepAgain, type Block, type Exec } from '../../cpu/blocks.ts';
-import { decodeInstr, newMemOperand, type Instr, type MemOperand } from '../../cpu/decoder.ts';
+import { decodeInstr, MAX_INSTRUCTION_BYTES, newMemOperand, type Instr, type MemOperand } from '../../cpu/decoder.ts';
 import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
 import * as L from '../../cpu/layout.ts';
 import { BLOCK_VOID, Code, I32, Op } from './wasm.ts';
@@ -109,6 +110,28 @@ const O16 = new Set([
   0x81, 0x83, 0x85, 0x89, 0x8b, 0xc7, 0xff,
 ]);
 
+/**
+ * System instructions native code runs through Cpu.step() and goes on after: segment
+ * register moves, loads, pushes and pops, PUSHF/POPF, CLI/STI, reads of control and
+ * debug registers, descriptor-table loads and stores, LAR/LSL/VERR/VERW, CLTS,
+ * INVD/WBINVD, RDTSC, RDMSR and CPUID. None does I/O or branches; a change the CPU's
+ * loop must see first (the mode key, the interrupt shadow, TF) makes nativeExec return
+ * to it. Left out: I/O, HLT, far transfers and interrupts, writes to control and debug
+ * registers, LMSW, INVLPG, WRMSR, SYSENTER/SYSEXIT.
+ */
+const STEPPED = new Set([
+  0x06, 0x0e, 0x16, 0x1e, 0x0fa0, 0x0fa8, 0x07, 0x17, 0x1f, 0x0fa1, 0x0fa9, 0x8c, 0x8e, 0xc4, 0xc5, 0x0fb2, 0x0fb4, 0x0fb5,
+  0x9c, 0x9d, 0xfa, 0xfb, 0x0f20, 0x0f21, 0x0f00, 0x0f02, 0x0f03, 0x0f06, 0x0f08, 0x0f09, 0x0f31, 0x0f32, 0x0fa2, 0x63,
+]);
+
+/** The system instruction at phys (one the block decoder leaves to step()), when native code runs it through step(); else null. */
+function steppedAt(index: DecodeIndex, mem: Uint8Array, phys: number): Instr | null {
+  const d = decodeInstr(index, mem, phys, Math.min(MAX_INSTRUCTION_BYTES, 0x1000 - (phys & 0xfff)), true);
+  if (d === null || d.lock || !d.entry?.system) return null;
+  if (d.opcode === 0x0f01) return d.entry.ext !== undefined && d.entry.ext <= 4 ? d : null; // SGDT SIDT LGDT LIDT SMSW
+  return STEPPED.has(d.opcode) ? d : null;
+}
+
 /** The blocks a page function was made of, in entry order, its body, and the Cpu.nativeKey() bits it depends on. */
 export interface PageTranslation {
   body: Code;
@@ -128,7 +151,9 @@ export function translatePage(
 ): PageTranslation | null {
   // Targets are checked against the CS limit by the interpreter; a flat CS has none to check.
   if (!(mode.segFastRead & (1 << CS))) return null;
-  const entries = blocks.filter((b) => b.cs32 && b.count > 0 && b.execs[0] !== stepAgain).sort((x, y) => x.phys - y.phys);
+  const entries = blocks
+    .filter((b) => b.cs32 && b.count > 0 && (b.execs[0] !== stepAgain || steppedAt(index, mem, b.phys) !== null))
+    .sort((x, y) => x.phys - y.phys);
   if (entries.length === 0) return null;
   const g = new Gen(area, mode, index, mem, entries, addExec);
   const c = g.c;
@@ -181,9 +206,19 @@ class Gen {
       const end = b.ends[i];
       this.insnOff = at;
       this.insn = i;
-      const d = b.execs[i] === stepAgain ? null : decodeInstr(this.index, this.mem, b.phys + at, end - at, true);
+      if (b.execs[i] === stepAgain) {
+        // A system instruction, the block's last: through step() and on, or the interpreter runs it.
+        const s = steppedAt(this.index, this.mem, b.phys + at);
+        if (s === null) {
+          this.exitAt(at, i);
+        } else {
+          this.exec(stepAgain, s.length);
+          this.chain(b.phys + at + s.length, at + s.length, i + 1);
+        }
+        return;
+      }
+      const d = decodeInstr(this.index, this.mem, b.phys + at, end - at, true);
       if (d === null || d.length !== end - at) {
-        // A system instruction: the interpreter runs it.
         this.exitAt(at, i);
         return;
       }
