@@ -26,6 +26,7 @@ const PT = 0x4000;
 const HANDLERS = 0x5000;
 const KSTACK = 0x9000;
 const CODE = 0x10f00; // the loop crosses into the next page
+const THUNKS = 0x12000;
 const DATA = 0x20000;
 const RO = 0x21000;
 const SUPER = 0x22000;
@@ -79,7 +80,7 @@ function program(r: Rng, cpl: 0 | 3): number[] {
   let smcTarget = -1;
   const n = r.range(4, 40);
   for (let i = 0; i < n; i++) {
-    switch (r.int(32)) {
+    switch (r.int(33)) {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
@@ -244,6 +245,14 @@ function program(r: Rng, cpl: 0 | 3): number[] {
         }
         break;
       }
+      case 31: {
+        // CALL rel32 to a get_pc_thunk on another page (the jit runs it in place), to one that only looks like one, or
+        // to one across the page end; sometimes the first thunk's register is flipped first (EAX <-> EDX: changed code)
+        if (r.chance(0.2)) { out.push(0x80, 0x35); d32(out, THUNKS + 1); out.push(0x10); } // xor byte [THUNKS + 1], 0x10
+        const at = r.pick([THUNKS, THUNKS + 7, THUNKS + 14, THUNKS + 21, THUNKS + 0x40, THUNKS + 0xffe]);
+        out.push(0xe8); d32(out, at - (CODE + out.length + 4));
+        break;
+      }
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated
     }
   }
@@ -292,6 +301,10 @@ function buildMemory(memory: GuestMemory, code: number[]): void {
   dv.setUint32(PD, PT | 7, true);
   for (let a = DATA; a < DATA + 0x8000; a += 4) if (a < ABSENT || a >= ABSENT + 0x1000) dv.setUint32(a, Math.imul(a, 0x9e3779b1), true);
   memory.u8.set(code, CODE);
+  // mov r, [esp]; ret for EAX, EDX, EDI, EBP (get_pc_thunk); a look-alike with a NOP; one across the page end
+  [0x04, 0x14, 0x3c, 0x2c].forEach((modrm, i) => memory.u8.set([0x8b, modrm, 0x24, 0xc3], THUNKS + i * 7));
+  memory.u8.set([0x8b, 0x04, 0x24, 0x90, 0xc3], THUNKS + 0x40);
+  memory.u8.set([0x8b, 0x14, 0x24, 0xc3], THUNKS + 0xffe);
 }
 
 function startState(base: CpuState, cpl: 0 | 3): CpuState {

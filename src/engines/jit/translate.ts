@@ -20,7 +20,7 @@
 // decoded closure (the interpreter's, through Cpu.nativeExec). A system instruction (one
 // the block decoder leaves to step()) runs through step() the same way when it is one of
 // STEPPED, and otherwise ends the native code, and the interpreter runs it.
-import { CS, DS, SS } from '../../cpu/constants.ts';
+import { CS, DS, ESP, SS } from '../../cpu/constants.ts';
 import { LZ_ADC, LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SBB, LZ_SUB, NATIVE_KEY_ALWAYS, nativeKeySegment, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
 import {
   adjustRule, carryRule, conditionRule, overflowRule, parityRule, shiftCarryRule, shiftOverflowRule, signRule, zeroRule,
@@ -487,7 +487,8 @@ class Gen {
         c.get(STOP).op(Op.if, BLOCK_VOID);
         this.exitAt(end + d.imm, done);
         c.op(Op.end);
-        this.chain(target, end + d.imm, done);
+        if ((((b.phys + end) ^ target) & ~0xfff) !== 0 && (target & 0xfff) <= 0xffc) this.pcThunk(end, d.imm, done);
+        else this.chain(target, end + d.imm, done);
         return true;
       }
       case 0xff: {
@@ -788,6 +789,37 @@ class Gen {
     this.load(SS, 4);
     c.set(A);
     this.setReg32(4, () => c.get(OFF).i32(4).op(Op.i32Add));
+  }
+
+  /**
+   * After CALL rel32 to another page (return address in A, pushed): when the target holds
+   * \`mov r, [esp]; ret\` (i386 position-independent code calls such a thunk,
+   * __x86.get_pc_thunk.r, at the start of nearly every function), run it here (r := A,
+   * ESP back) and go on after the call, instead of two trips through the dispatcher. The
+   * target's bytes are read at run time through the TLB (so a changed mapping or changed
+   * code is seen); a miss, another instruction, or a budget without room for the thunk's two
+   * instructions takes the ordinary way, to the target.
+   */
+  private pcThunk(end: number, imm: number, done: number): void {
+    const c = this.c;
+    c.get(EIP).i32(end + imm).op(Op.i32Add).set(LIN);
+    c.get(LIN).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, this.area + L.OFF_TLB, 2).tee(E);
+    c.i32(this.masks.read).op(Op.i32And).i32(TLB_VALID).op(Op.i32Eq);
+    c.op(Op.if, I32);
+    c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor).mem(Op.i32Load, 0, 0); // the target page ends after these 4 bytes
+    c.op(Op.else).i32(0).op(Op.end);
+    c.tee(B).i32(0xffffc7ff | 0).op(Op.i32And).i32(0xc324048b | 0).op(Op.i32Eq); // 8B /r 24 C3 with mod 0, rm 4: mov r, [esp]; ret
+    c.get(B).i32(11).op(Op.i32ShrU).i32(7).op(Op.i32And).i32(ESP).op(Op.i32Ne).op(Op.i32And);
+    c.get(N).i32(done + 2).op(Op.i32Add).get(BUDGET).op(Op.i32LeU).op(Op.i32And);
+    c.op(Op.if, BLOCK_VOID);
+    this.nest++;
+    c.get(B).i32(11 - 2).op(Op.i32ShrU).i32(7 << 2).op(Op.i32And).get(A).mem(Op.i32Store, this.area + L.OFF_REGS, 2);
+    this.setReg32(ESP, () => { this.reg32(ESP); c.i32(4).op(Op.i32Add); });
+    this.chain(this.entries[this.j].phys + end, end, done + 2);
+    c.op(Op.else);
+    this.exitAt(end + imm, done);
+    c.op(Op.end);
+    this.nest--;
   }
 
   /** The stack is 32-bit and flat for reads (or writes): PUSH, POP, CALL and RET can address it directly. */
