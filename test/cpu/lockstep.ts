@@ -111,6 +111,7 @@ function program(r: Rng, cpl: 0 | 3): number[] {
       case 17: case 18: {
         // a flag-setting instruction (8- or 32-bit, or INC/DEC, or one the translator leaves to the interpreter), then a
         // Jcc with any condition over a mov: flags evaluated inline or by testCC, both ways of a branch inside the loop
+        // (sometimes in the next block)
         const k = r.int(4);
         if (k === 0) out.push(r.pick([0x00, 0x08, 0x20, 0x28, 0x30, 0x38, 0x84]), 0xc0 | (any() << 3) | r.pick([0, 2, 3, 6, 7]));
         else if (k === 1) out.push(r.pick([0x01, 0x09, 0x21, 0x29, 0x31, 0x39, 0x85]), 0xc0 | (any() << 3) | dst());
@@ -120,6 +121,7 @@ function program(r: Rng, cpl: 0 | 3): number[] {
           out.push(op);
           if (op === 0x11 || op === 0x19) out.push(0xc0 | (any() << 3) | dst());
         }
+        if (r.chance(0.3)) out.push(0xeb, 0x00); // jmp to the next instruction: the flags are read in the next block
         const cc = r.int(16);
         if (r.chance(0.5)) out.push(0x70 + cc, 5); else { out.push(0x0f, 0x80 + cc); d32(out, 5); }
         out.push(0xb8 + dst()); d32(out, r.u32());

@@ -132,6 +132,53 @@ function steppedAt(index: DecodeIndex, mem: Uint8Array, phys: number): Instr | n
   return STEPPED.has(d.opcode) ? d : null;
 }
 
+/**
+ * Register-form instructions that cannot fault or leave the block: between the one that
+ * sets the flags and the one that sets them all again, nothing can see them (the opcode
+ * table's flagsRead/flagsWritten say who reads and writes which). LEA has a memory
+ * operand and no access.
+ */
+const NO_FAULT = new Set([
+  ...Array.from({ length: 0x40 }, (_, i) => i).filter((op) => (op & 7) < 6), // ALU r/m, r and AL/eAX, imm
+  ...Array.from({ length: 0x10 }, (_, i) => 0x40 + i), // INC/DEC r
+  0x69, 0x6b, 0x80, 0x81, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8d, 0x90, 0x98, 0x99, 0xa8, 0xa9,
+  ...Array.from({ length: 0x10 }, (_, i) => 0xb0 + i), // MOV r, imm
+  0xc0, 0xc1, 0xc6, 0xc7, 0xd0, 0xd1, 0xd2, 0xd3, 0xf5, 0xf8, 0xf9,
+  ...Array.from({ length: 0x10 }, (_, i) => 0x0f40 + i), // CMOVcc
+  ...Array.from({ length: 0x10 }, (_, i) => 0x0f90 + i), // SETcc
+  0x0fa3, 0x0fa4, 0x0fa5, 0x0fab, 0x0fac, 0x0fad, 0x0faf, 0x0fb3, 0x0fb6, 0x0fb7, 0x0fba, 0x0fbb, 0x0fbc, 0x0fbd, 0x0fbe, 0x0fbf,
+  ...Array.from({ length: 8 }, (_, i) => 0x0fc8 + i), // BSWAP
+]);
+
+/** The instruction cannot fault or leave the block (NO_FAULT, register operands; not DIV/IDIV, not through the stack). */
+function cannotFault(d: Instr): boolean {
+  if (d.lock || d.rep !== 0 || (d.mem !== null && d.opcode !== 0x8d)) return false;
+  if (d.opcode === 0xf6 || d.opcode === 0xf7) return ((d.modrm >> 3) & 7) < 6; // TEST NOT NEG MUL IMUL; DIV and IDIV fault
+  if (d.opcode === 0xfe || d.opcode === 0xff) return ((d.modrm >> 3) & 7) < 2; // INC, DEC
+  return NO_FAULT.has(d.opcode);
+}
+
+/**
+ * For each instruction of block b: no arithmetic flag it leaves is seen (a later
+ * instruction of the block sets them all first, and none between can fault, leave or
+ * read them), so its flags need not be computed. At the block's end every flag is live.
+ */
+function deadFlags(index: DecodeIndex, mem: Uint8Array, b: Block): boolean[] {
+  const dead = new Array<boolean>(b.count).fill(false);
+  const instrs: (Instr | null)[] = [];
+  for (let i = 0, at = 0; i < b.count; at = b.ends[i], i++) {
+    instrs.push(b.execs[i] === stepAgain ? null : decodeInstr(index, mem, b.phys + at, b.ends[i] - at, true));
+  }
+  let live = FLAGS_ARITH;
+  for (let i = b.count - 1; i >= 0; i--) {
+    dead[i] = live === 0;
+    const d = instrs[i];
+    if (d === null || !d.entry || !cannotFault(d)) live = FLAGS_ARITH;
+    else live = (live & ~(d.entry.flagsWritten ?? 0)) | (d.entry.flagsRead ?? 0);
+  }
+  return dead;
+}
+
 /** The blocks a page function was made of, in entry order, its body, and the Cpu.nativeKey() bits it depends on. */
 export interface PageTranslation {
   body: Code;
@@ -183,6 +230,8 @@ class Gen {
   private stored = false;
   /** The lazy record's operation and width when this block's code wrote it (null: unknown, from before). */
   private known: { op: number; bits: number } | null = null;
+  /** Per instruction of the block: the flags it leaves are never seen (deadFlags), so none are computed. */
+  private dead: boolean[] = [];
   /** The mode bits the code depends on: the segments it addresses inline (an instruction left to its closure checks its own). */
   keyMask = NATIVE_KEY_ALWAYS | nativeKeySegment(CS);
 
@@ -201,6 +250,7 @@ class Gen {
     this.j = j;
     this.nest = 0;
     this.known = null;
+    this.dead = deadFlags(this.index, this.mem, b);
     let at = 0;
     for (let i = 0; i < b.count; i++) {
       const end = b.ends[i];
@@ -370,6 +420,7 @@ class Gen {
 
   /** The lazy-flag record alu.ts writes: setLazy(op, a, b, res, bits). */
   private setLazy(op: number, a: () => void, b: () => void, res: () => void, bits: number): void {
+    if (this.dead[this.insn]) return; // the record before stays: nothing reads it before one replaces it
     // The operation and width are in the area already when this block's last record had the same.
     const same = this.known !== null && this.known.op === op && this.known.bits === bits;
     this.known = { op, bits };
@@ -769,7 +820,7 @@ class Gen {
   /** R := A + 1 or A - 1 and the record inc()/dec() write (CF kept in the record's carry). */
   private incDec(isInc: boolean, bits: number): void {
     const c = this.c;
-    this.storeArea(L.OFF_LZ_CARRY, () => this.carry());
+    if (!this.dead[this.insn]) this.storeArea(L.OFF_LZ_CARRY, () => this.carry());
     c.get(A).i32(1).op(isInc ? Op.i32Add : Op.i32Sub).set(R);
     this.setLazy(isInc ? LZ_INC : LZ_DEC, () => c.get(A), () => c.i32(1), () => c.get(R), bits);
   }
@@ -881,7 +932,9 @@ class Gen {
         shiftOverflowRule(f, op, f.k(bits))();
         c.i32(11).op(Op.i32Shl).op(Op.i32Or).op(Op.i32Or);
       };
-      if (rotate) {
+      if (this.dead[this.insn]) {
+        // nothing sees these flags
+      } else if (rotate) {
         this.materialize(); // rotates keep SF, ZF, PF and AF
         this.setFlagsArea(~(FLAG_CF | FLAG_OF), cfOf);
       } else {
@@ -956,7 +1009,7 @@ class Gen {
     if (k === ALU_ADC || k === ALU_SBB) {
       this.carry();
       c.set(CY);
-      this.storeArea(L.OFF_LZ_CARRY, () => c.get(CY));
+      if (!this.dead[this.insn]) this.storeArea(L.OFF_LZ_CARRY, () => c.get(CY));
       c.get(A).get(B).op(k === ALU_ADC ? Op.i32Add : Op.i32Sub).get(CY).op(k === ALU_ADC ? Op.i32Add : Op.i32Sub).set(R);
       this.setLazy(k === ALU_ADC ? LZ_ADC : LZ_SBB, () => c.get(A), () => c.get(B), () => c.get(R), bits);
       return;
