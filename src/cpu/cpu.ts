@@ -1521,7 +1521,9 @@ export class Cpu implements FpuHost {
       }
       // The ordinary way, decoding each instruction, along the straight line: the next
       // block lookup comes after a jump (blocks start at jump targets, not at every
-      // instruction of code too cold to have one).
+      // instruction of code too cold to have one) or on the next page (after an
+      // instruction that crosses a page end, which no block holds, the rest of a hot loop
+      // has blocks).
       for (;;) {
         const start = this.eip;
         this.instrEip = start;
@@ -1530,7 +1532,7 @@ export class Cpu implements FpuHost {
         this.instructionsRetired++;
         const length = this.eip - start;
         if (this.decodeBlock === null || length <= 0 || length > 15 || this.instructionsRetired >= end) break;
-        if (this.needsSlowStep()) break;
+        if (this.needsSlowStep() || ((this.eip ^ start) & ~0xfff) !== 0) break;
       }
     }
   }
