@@ -19,6 +19,8 @@ import { Code, encodeModule, I32 } from './wasm.ts';
 
 /** Runs of a block before it is translated. */
 export const DEFAULT_THRESHOLD = 1000;
+/** Runs a block needs to join its page's function (minRuns). */
+const MIN_RUNS = 32;
 /** Pages compiled together into one module. */
 const BATCH = 16;
 /** Words of an entry of the map in the CPU area (layout.ts OFF_JIT_MAP). */
@@ -286,9 +288,13 @@ class Translator implements BlockTranslator {
     return this.run(n.fn, n.entry, eip, budget, key, this.readMasks[key & 3]);
   }
 
-  /** Runs a block needs to be put in its page's function. */
+  /**
+   * Runs a block needs to be put in its page's function (with a block of the page that
+   * reached the threshold). Few: a page's code tends to be warm together, and a block left
+   * out brings the whole page back to be translated again once it is hot.
+   */
   private get minRuns(): number {
-    return Math.max(1, this.threshold >> 2);
+    return Math.max(1, Math.min(MIN_RUNS, this.threshold >> 2));
   }
 
   dropped(b: Block): void {
