@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bootToShell, noGuest, shell, stoppedWithin } from './guest-session.ts';
+import { bootToShell, noGuest, shell, stoppedWithin, TEST_ENGINE } from './guest-session.ts';
 
 const PROGRAMS = join(dirname(fileURLToPath(import.meta.url)), 'programs');
 
@@ -56,7 +56,7 @@ test('32-bit programs use LDT segments and single-step over system calls in the 
 });
 
 test('a double fault in the kernel reaches Linux\'s #DF task gate and its report', { skip: noGuest, timeout: 600_000 }, async () => {
-  const vm = await bootToShell();
+  const vm = await bootToShell([], TEST_ENGINE, false); // the kernel's report is the point
   // LKDTM loads a zero-limit SS and touches the stack: #SS, whose delivery faults again, is #DF.
   // (An i386 kernel has no guard page under its stack, so a plain overflow does not fault.)
   vm.type('mount -t debugfs none /sys/kernel/debug && echo DOUBLE_FAULT > /sys/kernel/debug/provoke-crash/DIRECT\n');

@@ -1,7 +1,7 @@
 // Helpers for tests that boot the default guest to its shell: boot, run a command, wait for the stop.
 import { afterEach } from 'node:test';
 import { existsSync } from 'node:fs';
-import { Vm, DEFAULT_KERNEL } from '../../src/index.ts';
+import { Vm, DEFAULT_APPEND, DEFAULT_KERNEL } from '../../src/index.ts';
 import type { StopReason } from '../../src/index.ts';
 
 // ash prints its prompt, then asks the terminal for the cursor position (ESC [ 6 n).
@@ -45,9 +45,10 @@ afterEach(async () => {
   live.clear();
 });
 
-/** Boot the default guest with these disks (on TEST_ENGINE unless told) and wait for its shell prompt. */
-export async function bootToShell(disks: string[] = [], engine: 'interp' | 'jit' = TEST_ENGINE): Promise<Vm> {
-  const vm = Vm.boot({ disks, engine });
+/** Boot the default guest with these disks (on TEST_ENGINE unless told; quiet: no kernel messages on the console) and wait for its shell prompt. */
+export async function bootToShell(disks: string[] = [], engine: 'interp' | 'jit' = TEST_ENGINE, quiet = true): Promise<Vm> {
+  // quiet: no late kernel messages (the clocksource switch, about a second into the boot) among the commands' output.
+  const vm = Vm.boot({ disks, engine, append: quiet ? `${DEFAULT_APPEND} quiet` : DEFAULT_APPEND });
   live.add(vm);
   await vm.waitFor('LilyVM guest ready', { timeoutMs: 180_000 });
   await vm.waitFor(PROMPT, { timeoutMs: 60_000 });
