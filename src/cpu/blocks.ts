@@ -62,13 +62,13 @@ export interface BlockTranslator {
   /** The CPU dropped b (its page was written): forget its native code. */
   dropped(b: Block): void;
   /**
-   * Run native code from block n (EIP = eip), going on through native code while it can
+   * Run block b's native code (EIP = eip), going on through native code while it can
    * (code whose key matches the CPU's mode `key`), for at most `budget` instructions.
    * Returns the instructions completed and leaves EIP in the CPU area. A fault or an I/O
    * exit throws, with the faulting instruction's EIP in OFF_JIT_EIP and the instructions
    * completed before it in OFF_JIT_BASE + OFF_JIT_DONE.
    */
-  enter(n: NativeBlock, eip: number, budget: number, key: number): number;
+  enter(b: Block, eip: number, budget: number, key: number): number;
 }
 
 export function makeBlock(phys: number, cs32: boolean, execs: Exec[], ends: number[]): Block {

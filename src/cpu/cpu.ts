@@ -16,7 +16,7 @@ import type { CpuState } from './state.ts';
 import { X87 } from './fpu/x87.ts';
 import { switchTask } from './ops/task.ts';
 import type { FpuHost } from './fpu/host.ts';
-import type { Block, BlockDecoder, BlockTranslator, Exec, NativeBlock } from './blocks.ts';
+import type { Block, BlockDecoder, BlockTranslator, Exec } from './blocks.ts';
 import { NO_NATIVE } from './blocks.ts';
 import * as L from './layout.ts';
 import {
@@ -1502,7 +1502,7 @@ export class Cpu implements FpuHost {
             if (b.native === NO_NATIVE && ++b.runs === this.translator.threshold) this.translator.translate(b);
             const n = b.native;
             // Native code goes on across the page's blocks; the loop looks up where it stopped.
-            if ((this.nativeKey() & n.mask) === n.key && this.runNative(n, eip, end) !== 0) continue;
+            if ((this.nativeKey() & n.mask) === n.key && this.runNative(b, eip, end) !== 0) continue;
           }
           let start = eip;
           for (let i = 0; i < this.blockLimit; i++) {
@@ -1559,13 +1559,13 @@ export class Cpu implements FpuHost {
   }
 
   /**
-   * Run native code from block n (EIP = eip) with at most end - retired instructions.
+   * Run block b's native code (EIP = eip) with at most end - retired instructions.
    * The lazy flags and EFLAGS go to the CPU area for it and come back after; registers
    * are in the area already. Returns the instructions it completed, EIP after them; on a
    * fault or an exit inside, the state is the interpreter's at the start of the
    * instruction that raised it, and the error goes on.
    */
-  private runNative(n: NativeBlock, eip: number, end: number): number {
+  private runNative(b: Block, eip: number, end: number): number {
     const s = this.s32;
     this.spillLazyFlags();
     s[L.OFF_FLAGS >> 2] = this.flags;
@@ -1575,7 +1575,7 @@ export class Cpu implements FpuHost {
     s[L.OFF_JIT_PAGE >> 2] = this.blockPage;
     let done: number;
     try {
-      done = this.translator!.enter(n, eip, Math.min(end - base, 0x7fffffff), this.nativeEntryKey);
+      done = this.translator!.enter(b, eip, Math.min(end - base, 0x7fffffff), this.nativeEntryKey);
     } catch (e) {
       s[L.OFF_JIT_PAGE >> 2] = -1;
       done = s[L.OFF_JIT_BASE >> 2] + s[L.OFF_JIT_DONE >> 2];

@@ -80,7 +80,7 @@ function program(r: Rng, cpl: 0 | 3): number[] {
   let smcTarget = -1;
   const n = r.range(4, 40);
   for (let i = 0; i < n; i++) {
-    switch (r.int(33)) {
+    switch (r.int(34)) {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
@@ -253,6 +253,16 @@ function program(r: Rng, cpl: 0 | 3): number[] {
         if (r.chance(0.2)) { out.push(0x80, 0x35); d32(out, THUNKS + 1); out.push(0x10); } // xor byte [THUNKS + 1], 0x10
         const at = r.pick([THUNKS, THUNKS + 7, THUNKS + 14, THUNKS + 21, THUNKS + 0x40, THUNKS + 0xffe]);
         out.push(0xe8); d32(out, at - (CODE + out.length + 4));
+        break;
+      }
+      case 32: {
+        // LOCK CMPXCHG / ADD / XADD / INC of memory (run through step() from native code)
+        const k = r.int(4);
+        out.push(0xf0);
+        if (k === 0) { out.push(0x0f, 0xb1); mem(r.pick(DEST)); }
+        else if (k === 1) { out.push(0x01); mem(r.pick(DEST)); }
+        else if (k === 2) { out.push(0x0f, 0xc1); mem(r.pick(DEST)); }
+        else { out.push(0xff); mem(0); }
         break;
       }
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated

@@ -7,7 +7,7 @@
 import { Cpu, type CpuOptions } from '../../cpu/cpu.ts';
 import { buildDispatch, OPCODE_TABLE } from '../../cpu/table/index.ts';
 import { buildDecodeIndex, type DecodeIndex } from '../../cpu/table/decode-index.ts';
-import { NO_NATIVE, type Block, type BlockTranslator, type Exec, type NativeBlock } from '../../cpu/blocks.ts';
+import { NO_NATIVE, type Block, type BlockTranslator, type Exec } from '../../cpu/blocks.ts';
 import type { VmExit } from '../vcpu.ts';
 import { CpuVcpu } from '../interp/interp-vcpu.ts';
 import type { VcpuOptions } from '../registry.ts';
@@ -273,18 +273,27 @@ class Translator implements BlockTranslator {
         this.fnLive[fn]++;
         this.sizes.set(b, share);
         this.stats.cacheBytes += share;
-        const at = mapSlot(b.phys) >> 2;
-        this.map[at] = b.phys;
-        this.map[at + 1] = m.key;
-        this.map[at + 2] = m.mask;
-        this.map[at + 3] = fn;
-        this.map[at + 4] = entry | (b.count << 16);
+        this.mapEntry(b);
       });
       this.stats.pages++;
     });
   }
 
-  enter(n: NativeBlock, eip: number, budget: number, key: number): number {
+  /** Block b's native code in the dispatcher's map (direct-mapped: it replaces whatever held the slot). */
+  private mapEntry(b: Block): void {
+    const n = b.native;
+    const at = mapSlot(b.phys) >> 2;
+    this.map[at] = b.phys;
+    this.map[at + 1] = n.key;
+    this.map[at + 2] = n.mask;
+    this.map[at + 3] = n.fn;
+    this.map[at + 4] = n.entry | (b.count << 16);
+  }
+
+  enter(b: Block, eip: number, budget: number, key: number): number {
+    // Back in the map, if another block took its slot: the dispatcher finds it the next time.
+    if (this.map[mapSlot(b.phys) >> 2] !== b.phys) this.mapEntry(b);
+    const n = b.native;
     return this.run(n.fn, n.entry, eip, budget, key, this.readMasks[key & 3]);
   }
 

@@ -111,7 +111,8 @@ const O16 = new Set([
 ]);
 
 /**
- * System instructions native code runs through Cpu.step() and goes on after: segment
+ * System instructions native code runs through Cpu.step() and goes on after (and
+ * LOCK-prefixed ones, which the block decoder leaves to step() too): segment
  * register moves, loads, pushes and pops, PUSHF/POPF, CLI/STI, reads of control and
  * debug registers, descriptor-table loads and stores, LAR/LSL/VERR/VERW, CLTS,
  * INVD/WBINVD, RDTSC, RDMSR and CPUID. None does I/O or branches; a change the CPU's
@@ -127,7 +128,10 @@ const STEPPED = new Set([
 /** The system instruction at phys (one the block decoder leaves to step()), when native code runs it through step(); else null. */
 function steppedAt(index: DecodeIndex, mem: Uint8Array, phys: number): Instr | null {
   const d = decodeInstr(index, mem, phys, Math.min(MAX_INSTRUCTION_BYTES, 0x1000 - (phys & 0xfff)), true);
-  if (d === null || d.lock || !d.entry?.system) return null;
+  if (d === null || !d.entry) return null;
+  // LOCK (glibc's malloc takes its locks with LOCK CMPXCHG): one CPU, so the instruction itself; step() checks the form.
+  if (d.lock) return d.entry.lockable && !d.entry.system ? d : null;
+  if (!d.entry.system) return null;
   if (d.opcode === 0x0f01) return d.entry.ext !== undefined && d.entry.ext <= 4 ? d : null; // SGDT SIDT LGDT LIDT SMSW
   return STEPPED.has(d.opcode) ? d : null;
 }
