@@ -163,18 +163,15 @@ function cannotFault(d: Instr): boolean {
 }
 
 /**
- * For each instruction of block b: no arithmetic flag it leaves is seen (a later
- * instruction of the block sets them all first, and none between can fault, leave or
- * read them), so its flags need not be computed. At the block's end every flag is live.
+ * For each instruction of a block (decoded; null for one left to step()): no arithmetic
+ * flag it leaves is seen (a later instruction of the block sets them all first, and none
+ * between can fault, leave or read them), so its flags need not be computed. At the
+ * block's end every flag is live.
  */
-function deadFlags(index: DecodeIndex, mem: Uint8Array, b: Block): boolean[] {
-  const dead = new Array<boolean>(b.count).fill(false);
-  const instrs: (Instr | null)[] = [];
-  for (let i = 0, at = 0; i < b.count; at = b.ends[i], i++) {
-    instrs.push(b.execs[i] === stepAgain ? null : decodeInstr(index, mem, b.phys + at, b.ends[i] - at, true));
-  }
+function deadFlags(instrs: readonly (Instr | null)[]): boolean[] {
+  const dead = new Array<boolean>(instrs.length).fill(false);
   let live = FLAGS_ARITH;
-  for (let i = b.count - 1; i >= 0; i--) {
+  for (let i = instrs.length - 1; i >= 0; i--) {
     dead[i] = live === 0;
     const d = instrs[i];
     if (d === null || !d.entry || !cannotFault(d)) live = FLAGS_ARITH;
@@ -254,7 +251,11 @@ class Gen {
     this.j = j;
     this.nest = 0;
     this.known = null;
-    this.dead = deadFlags(this.index, this.mem, b);
+    const instrs = b.execs.map((e, i) => {
+      const at = i === 0 ? 0 : b.ends[i - 1];
+      return e === stepAgain ? null : decodeInstr(this.index, this.mem, b.phys + at, b.ends[i] - at, true);
+    });
+    this.dead = deadFlags(instrs);
     let at = 0;
     for (let i = 0; i < b.count; i++) {
       const end = b.ends[i];
@@ -271,7 +272,7 @@ class Gen {
         }
         return;
       }
-      const d = decodeInstr(this.index, this.mem, b.phys + at, end - at, true);
+      const d = instrs[i];
       if (d === null || d.length !== end - at) {
         this.exitAt(at, i);
         return;
@@ -542,6 +543,7 @@ class Gen {
         c.get(STOP).op(Op.if, BLOCK_VOID);
         this.exitAt(end + d.imm, done);
         c.op(Op.end);
+        // (the thunk's 4 bytes must lie in its page: a linear address has its physical page offset)
         if ((((b.phys + end) ^ target) & ~0xfff) !== 0 && (target & 0xfff) <= 0xffc) this.pcThunk(end, d.imm, done);
         else this.chain(target, end + d.imm, done);
         return true;
@@ -848,7 +850,7 @@ class Gen {
 
   /**
    * After CALL rel32 to another page (return address in A, pushed): when the target holds
-   * \`mov r, [esp]; ret\` (i386 position-independent code calls such a thunk,
+   * `mov r, [esp]; ret` (i386 position-independent code calls such a thunk,
    * __x86.get_pc_thunk.r, at the start of nearly every function), run it here (r := A,
    * ESP back) and go on after the call, instead of two trips through the dispatcher. The
    * target's bytes are read at run time through the TLB (so a changed mapping or changed
@@ -858,8 +860,7 @@ class Gen {
   private pcThunk(end: number, imm: number, done: number): void {
     const c = this.c;
     c.get(EIP).i32(end + imm).op(Op.i32Add).set(LIN);
-    c.get(LIN).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, this.area + L.OFF_TLB, 2).tee(E);
-    c.i32(this.masks.read).op(Op.i32And).i32(TLB_VALID).op(Op.i32Eq);
+    this.tlbHit(1, this.masks.read); // a read at the CPL, as a code fetch; no alignment to check
     c.op(Op.if, I32);
     c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor).mem(Op.i32Load, 0, 0); // the target page ends after these 4 bytes
     c.op(Op.else).i32(0).op(Op.end);
