@@ -90,11 +90,17 @@ export function tlbMasks(cpl: number): { read: number; write: number } {
 /** The VALID bit of a TLB entry. */
 export const TLB_VALID = T_VALID;
 
+/** Where Cpu.nativeKey() puts its fields (the CPL is bits 0-1; the segment masks are 6 bits each). */
+const KEY_FAST_READ = 2;
+const KEY_FAST_WRITE = 8;
+const KEY_SS32 = 14;
+const KEY_BIG_READ = 15;
+const KEY_BIG_WRITE = 21;
 /** Cpu.nativeKey() bits every piece of native code depends on: the CPL and SS.B. */
-export const NATIVE_KEY_ALWAYS = 3 | (1 << 14);
+export const NATIVE_KEY_ALWAYS = 3 | (1 << KEY_SS32);
 /** Cpu.nativeKey() bits of segment register s: whether it is flat, or 4 GiB with a base, for reads and for writes. */
 export function nativeKeySegment(s: number): number {
-  return ((1 << 2) | (1 << 8) | (1 << 15) | (1 << 21)) << s;
+  return ((1 << KEY_FAST_READ) | (1 << KEY_FAST_WRITE) | (1 << KEY_BIG_READ) | (1 << KEY_BIG_WRITE)) << s;
 }
 
 const BLOCK_CACHE_BITS = 16;
@@ -1502,7 +1508,8 @@ export class Cpu implements FpuHost {
             if (b.native === NO_NATIVE && ++b.runs === this.translator.threshold) this.translator.translate(b);
             const n = b.native;
             // Native code goes on across the page's blocks; the loop looks up where it stopped.
-            if ((this.nativeKey() & n.mask) === n.key && this.runNative(b, eip, end) !== 0) continue;
+            const key = this.nativeKey();
+            if ((key & n.mask) === n.key && this.runNative(b, eip, end, key) !== 0) continue;
           }
           let start = eip;
           for (let i = 0; i < this.blockLimit; i++) {
@@ -1545,7 +1552,8 @@ export class Cpu implements FpuHost {
    * it holds a key and a mask, and runs where nativeKey() & mask equals its key.
    */
   nativeKey(): number {
-    return this.cpl | (this.segFastRead << 2) | (this.segFastWrite << 8) | (this.ss32 ? 1 << 14 : 0) | (this.segBigRead << 15) | (this.segBigWrite << 21);
+    return this.cpl | (this.segFastRead << KEY_FAST_READ) | (this.segFastWrite << KEY_FAST_WRITE) | (this.ss32 ? 1 << KEY_SS32 : 0)
+      | (this.segBigRead << KEY_BIG_READ) | (this.segBigWrite << KEY_BIG_WRITE);
   }
 
   /** Whether b is still the CPU's block for its address (not dropped or replaced). */
@@ -1559,23 +1567,23 @@ export class Cpu implements FpuHost {
   }
 
   /**
-   * Run block b's native code (EIP = eip) with at most end - retired instructions.
-   * The lazy flags and EFLAGS go to the CPU area for it and come back after; registers
-   * are in the area already. Returns the instructions it completed, EIP after them; on a
-   * fault or an exit inside, the state is the interpreter's at the start of the
-   * instruction that raised it, and the error goes on.
+   * Run block b's native code (EIP = eip, the CPU's mode `key`) with at most end -
+   * retired instructions. The lazy flags and EFLAGS go to the CPU area for it and come
+   * back after; registers are in the area already. Returns the instructions it completed,
+   * EIP after them; on a fault or an exit inside, the state is the interpreter's at the
+   * start of the instruction that raised it, and the error goes on.
    */
-  private runNative(b: Block, eip: number, end: number): number {
+  private runNative(b: Block, eip: number, end: number, key: number): number {
     const s = this.s32;
     this.spillLazyFlags();
     s[L.OFF_FLAGS >> 2] = this.flags;
     const base = this.instructionsRetired;
     this.nativeBase = base;
-    this.nativeEntryKey = this.nativeKey();
+    this.nativeEntryKey = key;
     s[L.OFF_JIT_PAGE >> 2] = this.blockPage;
     let done: number;
     try {
-      done = this.translator!.enter(b, eip, Math.min(end - base, 0x7fffffff), this.nativeEntryKey);
+      done = this.translator!.enter(b, eip, Math.min(end - base, 0x7fffffff), key);
     } catch (e) {
       s[L.OFF_JIT_PAGE >> 2] = -1;
       done = s[L.OFF_JIT_BASE >> 2] + s[L.OFF_JIT_DONE >> 2];

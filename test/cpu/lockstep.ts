@@ -214,8 +214,7 @@ function program(r: Rng, cpl: 0 | 3): number[] {
       case 30: {
         // system instructions that native code runs through step() and goes on after: segment register pushes, pops and
         // moves (FS and GS reloaded from the GDT lose their base, the data segment BASED gives one: the mode changes),
-        // PUSHF/POPF, SMSW, RDTSC; at CPL 0
-        // CLI/STI and reads of CR0, CR2, CR3, CR4
+        // PUSHF/POPF, SMSW, RDTSC; at CPL 0 CLI/STI and reads of CR0, CR2, CR3, CR4
         const sreg = () => r.pick([0, 3, 4, 5]); // ES DS FS GS
         const k = r.int(cpl === 0 ? 7 : 5);
         if (k === 0) {

@@ -4,8 +4,8 @@
 // new EIP through the software TLB, looks the physical address up in the jit's map in
 // the CPU area (layout.ts OFF_JIT_MAP, written by the translator), and calls that page
 // function through the shared function table; it returns to the CPU's block loop on a
-// TLB miss, a map miss, a mode mismatch (the CPU's key in the entry's mask bits), a budget too small for the next block, or when
-// the code asked to leave (OFF_JIT_LEAVE).
+// TLB miss, a map miss, a mode mismatch (the CPU's key in the entry's mask bits), a
+// budget too small for the next block, or when the code asked to leave (OFF_JIT_LEAVE).
 import { TLB_VALID } from '../../cpu/cpu.ts';
 import * as L from '../../cpu/layout.ts';
 import { BLOCK_VOID, Code, encodeModule, I32, Op, type FuncType } from './wasm.ts';
