@@ -2,7 +2,7 @@
 // CPU state after every run(), and RAM at the end must be the same.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lockstepCase, modeChangeProgram } from './lockstep.ts';
+import { foldProgram, lockstepCase, modeChangeProgram } from './lockstep.ts';
 
 const seed = Number(process.env.LILYVM_LOCKSTEP_SEED ?? 20261207);
 const cases = Number(process.env.LILYVM_LOCKSTEP_CASES ?? 160);
@@ -38,3 +38,16 @@ test('jit and interp in lockstep over mode changes inside native code (segment l
   t.diagnostic(`${native} instructions from native code`);
   assert.ok(native > 0, 'the loop runs as native code');
 });
+
+for (const kind of ['mul', 'shift'] as const) {
+  test(`jit and interp in lockstep over ${kind === 'mul' ? 'multiplies' : 'shifts and rotates'} whose results and flags are all read`, (t) => {
+    let native = 0;
+    for (let i = 0; i < 24; i++) {
+      const r = lockstepCase(seed, i, 300, 2, foldProgram(seed, i, kind));
+      assert.equal(r.divergence, null, r.divergence ?? '');
+      native += r.nativeInstructions;
+    }
+    t.diagnostic(`${native} instructions from native code`);
+    assert.ok(native > 0, 'the loop runs as native code');
+  });
+}

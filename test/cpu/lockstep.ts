@@ -80,7 +80,7 @@ function program(r: Rng, cpl: 0 | 3): number[] {
   let smcTarget = -1;
   const n = r.range(4, 40);
   for (let i = 0; i < n; i++) {
-    switch (r.int(34)) {
+    switch (r.int(35)) {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
@@ -128,9 +128,11 @@ function program(r: Rng, cpl: 0 | 3): number[] {
         break;
       }
       case 19: case 20: {
-        // shifts and rotates (RCL/RCR too) by 1 or an imm8, register or memory, 8- or 32-bit
-        const op = r.pick([0xc0, 0xc1, 0xd0, 0xd1]);
+        // shifts and rotates (RCL/RCR too) by 1, an imm8 or CL (the loop count: 0 mod 32 at times), register or
+        // memory, 8-, 16- or 32-bit
+        const op = r.pick([0xc0, 0xc1, 0xd0, 0xd1, 0xd2, 0xd3]);
         const ext = r.int(8);
+        if (op & 1 && r.chance(0.3)) out.push(0x66);
         out.push(op);
         if (r.chance(0.7)) out.push(0xc0 | (ext << 3) | (op & 1 ? dst() : r.pick([0, 2, 3, 6, 7]))); else mem(ext);
         if (op < 0xd0) out.push(r.chance(0.1) ? r.pick([0, 8, 16, 32]) : r.int(256));
@@ -264,6 +266,21 @@ function program(r: Rng, cpl: 0 | 3): number[] {
         else { out.push(0xff); mem(0); }
         break;
       }
+      case 33: {
+        // MUL/IMUL of AL or EAX (F6/F7 /4 /5) and IMUL r32, r/m32 (, imm8/imm32), register or memory; a flag
+        // reader (Jcc's CF/OF, SETcc) often follows, and so does an ALU op that makes the product's flags dead
+        const k = r.int(3);
+        if (k === 0) { const op = r.pick([0xf6, 0xf7]); const ext = r.pick([4, 5]); out.push(op); if (r.chance(0.6)) out.push(0xc0 | (ext << 3) | any()); else mem(ext); }
+        else {
+          const op = r.pick([0x0faf, 0x69, 0x6b]);
+          if (op === 0x0faf) out.push(0x0f, 0xaf); else out.push(op);
+          if (r.chance(0.6)) out.push(0xc0 | (dst() << 3) | any()); else mem(dst());
+          if (op === 0x69) d32(out, r.u32()); else if (op === 0x6b) out.push(r.int(256));
+        }
+        if (r.chance(0.3)) out.push(0x0f, 0x90 + r.pick([0, 1, 2, 3, 4, 5, 8, 10]), 0xc0 | r.pick([0, 2, 3, 6, 7])); // SETcc r8
+        else if (r.chance(0.3)) out.push((r.int(8) << 3) | 1, 0xc0 | (any() << 3) | dst()); // alu r32, r32
+        break;
+      }
       default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated
     }
   }
@@ -393,6 +410,60 @@ export function modeChangeProgram(): number[] {
   out.push(0x0f, 0xa1); // pop fs (its base back)
   out.push(0x64, 0x03, 0x43, 0x0c); // add eax, fs:[ebx+12]
   out.push(0x89, 0x04, 0x8b); // mov [ebx+ecx*4], eax
+  out.push(0x49); // dec ecx
+  out.push(0x0f, 0x85); d32(out, loop - (out.length + 4)); // jnz loop
+  out.push(0xeb, 0xfe); // jmp $
+  return out;
+}
+
+/**
+ * A loop of one kind of instruction whose every result is seen: each instance works on
+ * values that change each iteration (EAX, EDI, a dword at [EBX+k]; CL is the loop count,
+ * 0 mod 32 at times), and its results and flags are folded into EBP, which is stored
+ * each iteration. `mul`: each MUL/IMUL form (F6/F7 /4 /5, 0F AF, 69, 6B), then its OF
+ * or the SF/ZF/PF it keeps (SETcc DL), its CF (ADC), EDX and EAX. `shift`: shifts and
+ * rotates by 1, imm8 and CL in 8, 16 and 32 bits (RCL/RCR too), then a SETcc of any
+ * condition and PUSHF.
+ */
+export function foldProgram(seed: number, index: number, kind: 'mul' | 'shift'): number[] {
+  const r = Rng.forCase(seed, `lockstep-${kind}`, index);
+  const out: number[] = [0xb9]; d32(out, 400); // mov ecx, 400
+  out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
+  out.push(0x31, 0xf6); // xor esi, esi
+  const loop = out.length;
+  const memK = () => out.push(r.pick([0, 4, 8])); // disp8 of [ebx+k]
+  for (let i = r.range(3, 8); i > 0; i--) {
+    out.push(0x69, 0xf9); d32(out, r.u32()); // imul edi, ecx, imm32: a new value each iteration
+    out.push(0x89, 0x7b); memK(); // mov [ebx+k], edi: a memory operand
+    out.push(0x33, 0xfd); // xor edi, ebp
+    out.push(0x89, 0xf8); // mov eax, edi
+    if (r.chance(0.5)) out.push(0xc1, 0xf8, r.int(32)); // sar eax, n: small and negative values too
+    if (kind === 'mul') {
+      switch (r.int(7)) {
+        case 0: out.push(0xf7, r.pick([0xe7, 0xe9])); break; // mul edi / imul ecx
+        case 1: out.push(0xf7, r.pick([0x63, 0x6b])); memK(); break; // mul/imul dword [ebx+k]
+        case 2: out.push(0xf6, r.pick([0xe7, 0xef, 0xe1, 0xe9])); break; // mul/imul bh, cl
+        case 3: out.push(0xf6, r.pick([0x63, 0x6b])); memK(); break; // mul/imul byte [ebx+k]
+        case 4: if (r.chance(0.5)) out.push(0x0f, 0xaf, 0xc7); else { out.push(0x0f, 0xaf, 0x43); memK(); } break; // imul eax, edi / [ebx+k]
+        case 5: out.push(0x69, 0xc0 | r.pick([0, 7])); d32(out, r.u32()); break; // imul eax, r, imm32
+        default: out.push(0x6b, 0xc0 | r.pick([0, 7]), r.int(256)); break; // imul eax, r, imm8
+      }
+      out.push(0x0f, r.pick([0x90, 0x94, 0x98, 0x9a]), 0xc2); // seto dl: OF read; or SF, ZF, PF, which MUL keeps from XOR or SAR
+      out.push(0x11, 0xd5); // adc ebp, edx: CF read
+      out.push(0x01, 0xc5); // add ebp, eax
+    } else {
+      const op = r.pick([0xc0, 0xc1, 0xd0, 0xd1, 0xd2, 0xd3]);
+      const ext = r.int(8);
+      if (op & 1 && r.chance(0.4)) out.push(0x66);
+      out.push(op);
+      if (r.chance(0.3)) { out.push(0x43 | (ext << 3)); memK(); } // [ebx+k]
+      else out.push(0xc0 | (ext << 3) | (op & 1 ? r.pick([0, 7]) : r.pick([0, 4]))); // eax, edi; al, ah
+      if (op < 0xd0) out.push(r.chance(0.2) ? r.pick([0, 1, 8, 16, 31, 32]) : r.int(256));
+      out.push(0x0f, 0x90 + r.int(16), 0xc2, 0x0f, 0xb6, 0xd2, 0x01, 0xd5); // setcc dl; movzx edx, dl; add ebp, edx
+      out.push(0x9c, 0x5a, 0x01, 0xd5, 0x01, 0xc5, 0x01, 0xfd); // pushfd; pop edx; add ebp, edx; add ebp, eax; add ebp, edi
+    }
+  }
+  out.push(0x89, 0x2c, 0x8b); // mov [ebx+ecx*4], ebp
   out.push(0x49); // dec ecx
   out.push(0x0f, 0x85); d32(out, loop - (out.length + 4)); // jnz loop
   out.push(0xeb, 0xfe); // jmp $

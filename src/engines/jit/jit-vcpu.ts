@@ -11,7 +11,7 @@ import { NO_NATIVE, type Block, type BlockTranslator, type Exec } from '../../cp
 import type { VmExit } from '../vcpu.ts';
 import { CpuVcpu } from '../interp/interp-vcpu.ts';
 import type { VcpuOptions } from '../registry.ts';
-import { flagFunctions, HELPERS, PAGE_LOCALS, translatePage, type HelperName, type TranslationMode } from './translate.ts';
+import { flagFunctions, HELPERS, PAGE_LOCALS, PAGE_LOCALS64, translatePage, type HelperName, type TranslationMode } from './translate.ts';
 import { dispatcherModule, mapSlot, PAGE_TYPE } from './dispatch.ts';
 import { tlbMasks } from '../../cpu/cpu.ts';
 import * as L from '../../cpu/layout.ts';
@@ -211,7 +211,7 @@ class Translator implements BlockTranslator {
       functions: [
         { type: { params: [], results: [I32] }, locals: this.flagFns.cf.locals, body: this.flagFns.cf.body },
         { type: { params: [I32], results: [I32] }, locals: this.flagFns.cc.locals, body: this.flagFns.cc.body },
-        ...made.map((m, i) => ({ type: PAGE_TYPE, locals: PAGE_LOCALS, body: m.body, exportName: `p${i}` })),
+        ...made.map((m, i) => ({ type: PAGE_TYPE, locals: PAGE_LOCALS, locals64: PAGE_LOCALS64, body: m.body, exportName: `p${i}` })),
       ],
     });
     if (this.stats.cacheBytes + bytes.length > this.stats.cacheLimit) {

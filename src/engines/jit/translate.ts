@@ -91,6 +91,9 @@ const CY = 10;
 const LIN = 11;
 /** Locals besides the parameters. */
 export const PAGE_LOCALS = 9;
+/** A 64-bit product (MUL, IMUL), the one i64 local (after the i32 ones). */
+const P64 = 12;
+export const PAGE_LOCALS64 = 1;
 
 /** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
 const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
@@ -107,7 +110,7 @@ const TRANSLATED_ALU = new Set([ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_
 const O16 = new Set([
   ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => [k * 8 + 1, k * 8 + 3, k * 8 + 5]),
   ...Array.from({ length: 16 }, (_, i) => 0x40 + i),
-  0x81, 0x83, 0x85, 0x89, 0x8b, 0xc7, 0xff,
+  0x81, 0x83, 0x85, 0x89, 0x8b, 0xc1, 0xc7, 0xd1, 0xd3, 0xff,
 ]);
 
 /**
@@ -175,7 +178,8 @@ function deadFlags(instrs: readonly (Instr | null)[]): boolean[] {
     dead[i] = live === 0;
     const d = instrs[i];
     if (d === null || !d.entry || !cannotFault(d)) live = FLAGS_ARITH;
-    else live = (live & ~(d.entry.flagsWritten ?? 0)) | (d.entry.flagsRead ?? 0);
+    // A flag the table calls undefined may keep its old value (MUL leaves SF, ZF, AF and PF): not a write here.
+    else live = (live & ~((d.entry.flagsWritten ?? 0) & ~(d.entry.flagsUndefined ?? 0))) | (d.entry.flagsRead ?? 0);
   }
   return dead;
 }
@@ -733,8 +737,8 @@ class Gen {
         this.setLazy(LZ_LOGIC, () => c.get(R), () => c.i32(0), () => c.get(R), bits);
         return true;
       }
-      case 0xc0: case 0xc1: case 0xd0: case 0xd1:
-        return this.shift(d, reg, op & 1 ? 32 : 8, (op >= 0xd0 ? 1 : d.imm) & 31);
+      case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+        return this.shift(d, reg, op & 1 ? (vbits as 16 | 32) : 8, op >= 0xd2 ? null : (op >= 0xd0 ? 1 : d.imm) & 31);
       case 0xf6: case 0xf7: {
         const bits = op === 0xf6 ? 8 : 32;
         const len = bits === 8 ? 1 : 4;
@@ -744,6 +748,7 @@ class Gen {
           this.setLazy(LZ_LOGIC, () => c.get(R), () => c.i32(0), () => c.get(R), bits);
           return true;
         }
+        if (reg === 4 || reg === 5) return this.mulAcc(m, rm, bits, reg === 5);
         if (reg !== 2 && reg !== 3) return false;
         return this.rmwE(m, rm, len, () => {
           if (reg === 2) { // NOT: no flags
@@ -753,6 +758,16 @@ class Gen {
           c.i32(0).get(A).op(Op.i32Sub).i32(bits === 32 ? -1 : 0xff).op(Op.i32And).set(R); // NEG: recorded as (SUB, 0, a, r)
           this.setLazy(LZ_SUB, () => c.i32(0), () => c.get(A), () => c.get(R), bits);
         });
+      }
+      case 0x0faf: case 0x69: case 0x6b: { // IMUL Gv, Ev (, imm): the truncated signed product
+        if (!this.loadE(m, rm, 4)) return false;
+        c.op(Op.i64ExtendI32S);
+        if (op === 0x0faf) this.reg32(reg); else c.i32(op === 0x6b ? (d.imm << 24) >> 24 : d.imm);
+        c.op(Op.i64ExtendI32S, Op.i64Mul).tee(P64).op(Op.i32WrapI64).set(R);
+        this.setReg32(reg, () => c.get(R));
+        c.get(P64).get(R).op(Op.i64ExtendI32S, Op.i64Ne).set(B);
+        this.mulFlags();
+        return true;
       }
       case 0x6a: case 0x68: {
         if (!this.flatStack(true)) return false;
@@ -821,6 +836,48 @@ class Gen {
       default:
         return false;
     }
+  }
+
+  /**
+   * MUL/IMUL of AL or EAX by E (F6/F7 /4 /5): AX, or EDX:EAX, := the product, as
+   * mulEb/mulEv/imulEb/imulEv in ops/integer.ts.
+   */
+  private mulAcc(m: MemOperand | null, rm: number, bits: 8 | 32, signed: boolean): boolean {
+    const c = this.c;
+    if (!this.loadE(m, rm, bits >> 3 as 1 | 4)) return false;
+    if (bits === 8) {
+      if (signed) c.i32(24).op(Op.i32Shl).i32(24).op(Op.i32ShrS);
+      this.reg8(0);
+      if (signed) c.i32(24).op(Op.i32Shl).i32(24).op(Op.i32ShrS);
+      c.op(Op.i32Mul).set(R);
+      c.i32(0).get(R).mem(Op.i32Store16, this.area + L.OFF_REGS, 1);
+      // The high half is significant: the product is not AL zero- or sign-extended.
+      if (signed) c.get(R).i32(24).op(Op.i32Shl).i32(24).op(Op.i32ShrS).get(R).op(Op.i32Ne);
+      else c.get(R).i32(0xff).op(Op.i32GtU);
+      c.set(B);
+    } else {
+      const extend = signed ? Op.i64ExtendI32S : Op.i64ExtendI32U;
+      c.op(extend);
+      this.reg32(0);
+      c.op(extend, Op.i64Mul).tee(P64).op(Op.i32WrapI64).set(R);
+      c.get(P64).i32(32).op(Op.i64ExtendI32U, Op.i64ShrU).op(Op.i32WrapI64).set(A);
+      this.setReg32(0, () => c.get(R));
+      this.setReg32(2, () => c.get(A));
+      c.get(A);
+      if (signed) c.get(R).i32(31).op(Op.i32ShrS).op(Op.i32Ne);
+      else c.i32(0).op(Op.i32Ne);
+      c.set(B);
+    }
+    this.mulFlags();
+    return true;
+  }
+
+  /** After a multiply: CF = OF = local B (0 or 1); SF, ZF, AF and PF stay as they were (setMulFlags). */
+  private mulFlags(): void {
+    if (this.dead[this.insn]) return;
+    const c = this.c;
+    this.materialize();
+    this.setFlagsArea(~(FLAG_CF | FLAG_OF), () => { c.get(B).i32(FLAG_CF | FLAG_OF).op(Op.i32Mul).op(Op.i32Or); });
   }
 
   /** R := A + 1 or A - 1 and the record inc()/dec() write (CF kept in the record's carry). */
@@ -906,52 +963,84 @@ class Gen {
     return true;
   }
 
-  /** C0/C1/D0/D1: ROL, ROR, SHL/SAL, SHR, SAR of E (bits 8 or 32) by a count (1..31) known now. */
-  private shift(d: Instr, ext: number, bits: number, count: number): boolean {
+  /**
+   * C0/C1/D0/D1/D2/D3: ROL, ROR, SHL/SAL, SHR, SAR of E (8, 16 or 32 bits) by a count
+   * known now (1..31), or by CL (count null). A count of 0 in CL changes nothing (no
+   * flags, no write: the E operand is read for a write, as shiftEb/shiftEv do), so that
+   * path's code is under a test of the count, and the flags after it are read from the area.
+   */
+  private shift(d: Instr, ext: number, bits: 8 | 16 | 32, count: number | null): boolean {
     if (ext === 2 || ext === 3 || count === 0) return false; // RCL/RCR, and a count of 0 (no flags, an access only)
     const op = ext === 6 ? SHIFT_SHL : ext;
     const c = this.c;
-    const mask = bits === 32 ? -1 : 0xff;
+    const m = d.mem;
+    const rm = d.modrm & 7;
+    const len = (bits >> 3) as 1 | 2 | 4;
+    const mask = bits === 32 ? -1 : (1 << bits) - 1;
     const rotate = op === SHIFT_ROL || op === SHIFT_ROR;
-    const n = count & (bits - 1); // a rotate's effective count
-    return this.rmwE(d.mem, d.modrm & 7, bits === 32 ? 4 : 1, () => {
-      switch (op) {
-        case SHIFT_ROL: case SHIFT_ROR:
-          if (bits === 32) c.get(A).i32(n).op(op === SHIFT_ROL ? Op.i32Rotl : Op.i32Rotr);
-          else if (n === 0) c.get(A);
-          else if (op === SHIFT_ROL) c.get(A).i32(n).op(Op.i32Shl).get(A).i32(8 - n).op(Op.i32ShrU).op(Op.i32Or).i32(0xff).op(Op.i32And);
-          else c.get(A).i32(n).op(Op.i32ShrU).get(A).i32(8 - n).op(Op.i32Shl).op(Op.i32Or).i32(0xff).op(Op.i32And);
-          break;
-        case SHIFT_SHL: c.get(A).i32(count).op(Op.i32Shl).i32(mask).op(Op.i32And); break;
-        case SHIFT_SHR: c.get(A).i32(count).op(Op.i32ShrU); break; // A is masked to its width already
-        default: // SAR
-          c.get(A);
-          if (bits !== 32) c.i32(24).op(Op.i32Shl).i32(24).op(Op.i32ShrS);
-          c.i32(count).op(Op.i32ShrS).i32(mask).op(Op.i32And);
-          break;
-      }
-      c.set(R);
-      const f = this.flagOps(bits, { a: () => c.get(A), b: () => c.i32(count), res: () => c.get(R) });
-      const cfOf = (): void => {
-        shiftCarryRule(f, op, f.k(bits))();
-        shiftOverflowRule(f, op, f.k(bits))();
-        c.i32(11).op(Op.i32Shl).op(Op.i32Or).op(Op.i32Or);
-      };
-      if (this.dead[this.insn]) {
-        // nothing sees these flags
-      } else if (rotate) {
-        this.materialize(); // rotates keep SF, ZF, PF and AF
-        this.setFlagsArea(~(FLAG_CF | FLAG_OF), cfOf);
-      } else {
-        this.setFlagsArea(~FLAGS_ARITH, () => {
-          cfOf();
-          c.i32(FLAG_AF).op(Op.i32Or);
-          zeroRule(f)(); c.i32(6).op(Op.i32Shl).op(Op.i32Or);
-          signRule(f)(); c.i32(7).op(Op.i32Shl).op(Op.i32Or);
-          parityRule(f)(); c.i32(2).op(Op.i32Shl).op(Op.i32Or);
-        });
-      }
-    });
+    if (m) {
+      if (!this.address(m, true)) return false;
+      this.load(m.seg, len, true);
+    } else {
+      this.regBits(bits, rm);
+    }
+    c.set(A);
+    const n = (): void => { if (count === null) c.get(CY); else c.i32(count); };
+    if (count === null) {
+      this.reg8(1); c.i32(31).op(Op.i32And).tee(CY);
+      c.op(Op.if, BLOCK_VOID);
+      this.nest++;
+    }
+    switch (op) {
+      case SHIFT_ROL: case SHIFT_ROR:
+        if (bits === 32) {
+          c.get(A); n(); c.op(op === SHIFT_ROL ? Op.i32Rotl : Op.i32Rotr);
+        } else {
+          // By e = count mod bits: (A << e | A >>> (bits - e)) & mask, which is A for e = 0 too.
+          const e = (): void => { n(); c.i32(bits - 1).op(Op.i32And); };
+          const back = (): void => { c.i32(bits); e(); c.op(Op.i32Sub); };
+          c.get(A); e(); c.op(op === SHIFT_ROL ? Op.i32Shl : Op.i32ShrU);
+          c.get(A); back(); c.op(op === SHIFT_ROL ? Op.i32ShrU : Op.i32Shl);
+          c.op(Op.i32Or).i32(mask).op(Op.i32And);
+        }
+        break;
+      case SHIFT_SHL: c.get(A); n(); c.op(Op.i32Shl).i32(mask).op(Op.i32And); break;
+      case SHIFT_SHR: c.get(A); n(); c.op(Op.i32ShrU); break; // A is masked to its width already
+      default: // SAR
+        c.get(A);
+        if (bits !== 32) c.i32(32 - bits).op(Op.i32Shl).i32(32 - bits).op(Op.i32ShrS);
+        n(); c.op(Op.i32ShrS).i32(mask).op(Op.i32And);
+        break;
+    }
+    c.set(R);
+    // The flags before the write, as the interpreter records them before its write.
+    const f = this.flagOps(bits, { a: () => c.get(A), b: n, res: () => c.get(R) });
+    const cfOf = (): void => {
+      shiftCarryRule(f, op, f.k(bits))();
+      shiftOverflowRule(f, op, f.k(bits))();
+      c.i32(11).op(Op.i32Shl).op(Op.i32Or).op(Op.i32Or);
+    };
+    if (this.dead[this.insn]) {
+      // nothing sees these flags
+    } else if (rotate) {
+      this.materialize(); // rotates keep SF, ZF, PF and AF
+      this.setFlagsArea(~(FLAG_CF | FLAG_OF), cfOf);
+    } else {
+      this.setFlagsArea(~FLAGS_ARITH, () => {
+        cfOf();
+        c.i32(FLAG_AF).op(Op.i32Or);
+        zeroRule(f)(); c.i32(6).op(Op.i32Shl).op(Op.i32Or);
+        signRule(f)(); c.i32(7).op(Op.i32Shl).op(Op.i32Or);
+        parityRule(f)(); c.i32(2).op(Op.i32Shl).op(Op.i32Or);
+      });
+    }
+    if (m) this.store(m.seg, len, R); else this.setReg(bits, rm, R);
+    if (count === null) {
+      c.op(Op.end);
+      this.nest--;
+      this.known = null; // the flags are in EFLAGS or in the record before, by the count
+    }
+    return true;
   }
 
   /** Push the E operand of len bytes: memory m, or register rm (8-, 16- or 32-bit); false when m's segment is not flat. */

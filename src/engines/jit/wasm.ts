@@ -3,7 +3,8 @@
 // specification 1.0, chapter 5 "Binary Format").
 
 export const I32 = 0x7f;
-export type ValType = typeof I32;
+export const I64 = 0x7e;
+export type ValType = typeof I32 | typeof I64;
 
 /** Opcodes used by the translator. */
 export const Op = {
@@ -14,7 +15,9 @@ export const Op = {
   i32Store: 0x36, i32Store8: 0x3a, i32Store16: 0x3b,
   i32Const: 0x41,
   i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtU: 0x49, i32GtU: 0x4b, i32LeU: 0x4d, i32GeU: 0x4f,
+  i64Eq: 0x51, i64Ne: 0x52,
   i32Popcnt: 0x69, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Xor: 0x73, i32Shl: 0x74, i32ShrS: 0x75, i32ShrU: 0x76, i32Rotl: 0x77, i32Rotr: 0x78,
+  i64Mul: 0x7e, i64ShrS: 0x87, i64ShrU: 0x88, i32WrapI64: 0xa7, i64ExtendI32S: 0xac, i64ExtendI32U: 0xad,
 } as const;
 
 /** The empty block type (no result). */
@@ -163,8 +166,8 @@ export interface ModuleSpec {
   imports: { module: string; name: string; type: FuncType }[];
   /** The imported memory ("env"."memory"), with its size in 64 KiB pages. */
   memory: { module: string; name: string; pages: number };
-  /** Functions, after the imported ones; those with an export name are exported. */
-  functions: { type: FuncType; locals: number; body: Code; exportName?: string }[];
+  /** Functions, after the imported ones; those with an export name are exported. `locals` i32 locals, then `locals64` i64 ones. */
+  functions: { type: FuncType; locals: number; locals64?: number; body: Code; exportName?: string }[];
 }
 
 /** The binary module for spec. */
@@ -225,13 +228,11 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
     b.uleb(e.index);
   }));
   section(10, (b) => b.vec(spec.functions, (f) => b.sized((body) => {
-    if (f.locals > 0) {
-      body.uleb(1);
-      body.uleb(f.locals);
-      body.byte(I32);
-    } else {
-      body.uleb(0);
-    }
+    const groups = ([[f.locals, I32], [f.locals64 ?? 0, I64]] as const).filter(([n]) => n > 0);
+    body.vec(groups, ([n, type]) => {
+      body.uleb(n);
+      body.byte(type);
+    });
     body.append(f.body);
     body.byte(Op.end);
   })));
