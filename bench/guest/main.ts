@@ -2,7 +2,7 @@
 // runs the same shell workload in each, and prints the times side by side.
 import { createHash } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,6 +14,17 @@ const BANNER = /LilyVM guest ready/;
 const PROMPT = / # /;
 const PROMPT_TIMEOUT_MS = 60_000;
 const FILE_BYTES = 16 * 1024 * 1024;
+/** Where guest/debian-kernel.sh puts Debian's 686 kernel. */
+const DEBIAN_DIR = join(REPO_ROOT, 'guest', 'build', 'debian');
+
+type GuestId = 'default' | 'debian';
+const GUEST_IDS: readonly GuestId[] = ['default', 'debian'];
+
+interface Guest {
+  id: GuestId;
+  label: string;
+  spec: GuestSpec;
+}
 
 type StepId = 'boot' | 'loop' | 'dd' | 'md5sum' | 'gzip' | 'fork';
 
@@ -50,10 +61,15 @@ const HELP = `Usage: npm run bench:guest -- [options]
 
 Boots guest/out/bzImage and its initramfs in LilyVM (engine jit, then interp),
 qemu-system-i386 (TCG) and v86, one VM after the other, times the same shell workload in each from the host, and
-prints a table of seconds and ratios. Figures only: the exit status does not depend
-on the times.
+prints a table of seconds and ratios. Then the same for Debian's stock 686 kernel with
+the same initramfs, when guest/debian-kernel.sh has fetched it. Figures only: the exit
+status does not depend on the times.
 
 Options:
+  --guests LIST      guests, comma-separated: default (guest/out/), debian (Debian's
+                     linux-image-686 from guest/build/debian/, fetched by
+                     guest/debian-kernel.sh) (default: both, or only default while
+                     the Debian kernel is not there)
   --only LIST        VMs to run, comma-separated: ${VM_NAMES.join(',')} (default: all)
   --steps LIST       steps to time, comma-separated: ${STEP_IDS.join(',')} (default: all;
                      boot always runs; md5sum and gzip create the file untimed without dd)
@@ -61,9 +77,9 @@ Options:
                      reports "timeout", is interrupted with Ctrl-C, and the run goes on
   --repeat N         boot and run each VM N times and report the median (default 1)
   --memory MIB       guest RAM for every VM, in MiB (default 256)
-  --kernel FILE      bzImage (default: lilyvm run's, guest/out/bzImage)
-  --initrd FILE      initramfs (default: lilyvm run's, in guest/out/)
-  --append TEXT      kernel command line (default: lilyvm run's)
+  --kernel FILE      the default guest's bzImage (default: lilyvm run's, guest/out/bzImage)
+  --initrd FILE      initramfs of both guests (default: lilyvm run's, in guest/out/)
+  --append TEXT      kernel command line of both guests (default: lilyvm run's)
   --seabios DIR      SeaBIOS for v86: DIR/bios.bin and DIR/vgabios-stdvga.bin
                      (default /usr/share/seabios, Debian package seabios)
   -h, --help         show this help`;
@@ -73,7 +89,9 @@ interface Options {
   steps: Step[];
   timeoutMs: number;
   repeat: number;
-  spec: GuestSpec;
+  guests: Guest[];
+  /** Why a guest that was not asked for is left out. */
+  skipped: string[];
 }
 
 class UsageError extends Error {}
@@ -83,7 +101,7 @@ function parseList<T extends string>(text: string, allowed: readonly T[], what: 
   for (const item of items) {
     if (!allowed.includes(item as T)) throw new UsageError(`Unknown ${what} "${item}": choose from ${allowed.join(', ')}`);
   }
-  if (items.length === 0) throw new UsageError(`--${what === 'VM' ? 'only' : 'steps'} needs at least one of ${allowed.join(', ')}`);
+  if (items.length === 0) throw new UsageError(`--${what === 'VM' ? 'only' : what === 'guest' ? 'guests' : 'steps'} needs at least one of ${allowed.join(', ')}`);
   return items as T[];
 }
 
@@ -114,6 +132,7 @@ function parseOptions(argv: string[], defaults: GuestDefaults): Options | undefi
   const { values } = parseArgs({
     args: argv,
     options: {
+      guests: { type: 'string' },
       only: { type: 'string' },
       steps: { type: 'string' },
       timeout: { type: 'string' },
@@ -144,19 +163,50 @@ function parseOptions(argv: string[], defaults: GuestDefaults): Options | undefi
     seabiosDir: values.seabios ?? '/usr/share/seabios',
   };
   for (const [what, path] of [['Kernel', spec.kernelPath], ['Initrd', spec.initrdPath]] as const) {
-    let isFile = false;
-    try {
-      isFile = statSync(path).isFile();
-    } catch {}
-    if (!isFile) throw new UsageError(`${what} ${path} does not exist: build the guest (guest/build.sh) or pass --${what.toLowerCase()}`);
+    if (!isFile(path)) throw new UsageError(`${what} ${path} does not exist: build the guest (guest/build.sh) or pass --${what.toLowerCase()}`);
+  }
+  const debianKernel = findDebianKernel();
+  const fetchHint = 'fetch it with guest/debian-kernel.sh';
+  const guestSet = new Set(values.guests === undefined ? GUEST_IDS : parseList(values.guests, GUEST_IDS, 'guest'));
+  const skipped: string[] = [];
+  if (debianKernel === undefined && guestSet.has('debian')) {
+    if (values.guests !== undefined) throw new UsageError(`No Debian kernel in ${relative(process.cwd(), DEBIAN_DIR)}: ${fetchHint}`);
+    guestSet.delete('debian');
+    skipped.push(`The Debian 686 kernel guest did not run: no kernel in ${relative(process.cwd(), DEBIAN_DIR)} (${fetchHint}).`);
+  }
+  const guests: Guest[] = [];
+  if (guestSet.has('default')) guests.push({ id: 'default', label: 'default guest', spec });
+  if (debianKernel !== undefined && guestSet.has('debian')) {
+    guests.push({ id: 'debian', label: `Debian ${debianKernel.name.replace(/^vmlinuz-/, '')} kernel`, spec: { ...spec, kernelPath: debianKernel.path } });
   }
   return {
     vms: VM_NAMES.filter((v) => vmSet.has(v)),
     steps: STEPS.filter((s) => stepSet.has(s.id)),
     timeoutMs: positive('timeout', values.timeout, 600) * 1000,
     repeat: Math.round(positive('repeat', values.repeat, 1)),
-    spec,
+    guests,
+    skipped,
   };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The kernel guest/debian-kernel.sh fetched (the newest, if there are several). */
+function findDebianKernel(): { name: string; path: string } | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(DEBIAN_DIR).filter((n) => n.startsWith('vmlinuz-')).sort();
+  } catch {
+    return undefined;
+  }
+  const name = names.at(-1);
+  return name === undefined ? undefined : { name, path: join(DEBIAN_DIR, name) };
 }
 
 function oneLine(text: string): string {
@@ -201,8 +251,8 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-async function benchVm(name: VmName, options: Options): Promise<VmResult> {
-  const label = VM_LABELS[name];
+async function benchVm(name: VmName, options: Options, guestSpec: GuestSpec, guestLabel: string): Promise<VmResult> {
+  const label = `${VM_LABELS[name]} (${guestLabel})`;
   const cells = new Map<StepId, Cell>();
   const notes: string[] = [];
   const markRest = (kind: 'failed' | 'not run') => {
@@ -211,7 +261,7 @@ async function benchVm(name: VmName, options: Options): Promise<VmResult> {
   log(`${label}: starting`);
   let guest: GuestConsole;
   try {
-    guest = await startVm(name, options.spec);
+    guest = await startVm(name, guestSpec);
   } catch (e) {
     notes.push(`${label} did not start: ${oneLine((e as Error).message)}`);
     markRest('failed');
@@ -376,15 +426,19 @@ async function main(argv: string[]): Promise<number> {
 
   const versions = vmVersions();
   const loadAtStart = loadavg();
-  const results = new Map<VmName, VmResult>();
-  for (const name of options.vms) {
-    const runs: VmResult[] = [];
-    for (let i = 0; i < options.repeat; i++) runs.push(await benchVm(name, options));
-    results.set(name, combineRuns(VM_LABELS[name], options.steps, runs));
+  const results = new Map<GuestId, Map<VmName, VmResult>>();
+  for (const guest of options.guests) {
+    const byVm = new Map<VmName, VmResult>();
+    for (const name of options.vms) {
+      const runs: VmResult[] = [];
+      for (let i = 0; i < options.repeat; i++) runs.push(await benchVm(name, options, guest.spec, guest.label));
+      byVm.set(name, combineRuns(`${VM_LABELS[name]} (${guest.label})`, options.steps, runs));
+    }
+    results.set(guest.id, byVm);
   }
   const loadAtEnd = loadavg();
 
-  const spec = options.spec;
+  const first = options.guests[0]!.spec;
   const show = (path: string) => {
     const sha = createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
     return `${relative(process.cwd(), path) || path} (sha256 ${sha})`;
@@ -392,27 +446,31 @@ async function main(argv: string[]): Promise<number> {
   const lines = [
     `Guest workload benchmark, ${new Date().toISOString()}`,
     `host: ${hostCpuModel()}, ${cpus().length} cores, Node.js ${process.version}, load average ${loadAtStart[0]!.toFixed(2)} at start, ${loadAtEnd[0]!.toFixed(2)} at end`,
-    `guest: ${show(spec.kernelPath)} + ${show(spec.initrdPath)}, ${spec.memoryMiB} MiB, append "${spec.append}"`,
+    ...options.guests.map((g) => `${g.label}: ${show(g.spec.kernelPath)} + ${show(g.spec.initrdPath)}, ${g.spec.memoryMiB} MiB, append "${g.spec.append}"`),
+    ...options.skipped,
     `runs: ${options.repeat === 1 ? '1 per VM' : `${options.repeat} per VM, medians shown`}`,
-    ...options.vms.map((v) => `${VM_LABELS[v]}: ${versions[v]}${v === 'jit' || v === 'interp' ? `, engine ${v}` : v === 'qemu' ? ', -accel tcg -cpu pentium2' : ', JIT, SeaBIOS from ' + spec.seabiosDir}`),
+    ...options.vms.map((v) => `${VM_LABELS[v]}: ${versions[v]}${v === 'jit' || v === 'interp' ? `, engine ${v}` : v === 'qemu' ? ', -accel tcg -cpu pentium2' : ', JIT, SeaBIOS from ' + first.seabiosDir}`),
     '',
   ];
-  const get = (vm: VmName, step: StepId) => results.get(vm)?.cells.get(step);
-  const table = (measure: Measure) => {
-    const rows = options.steps.map((step) => [
-      step.label,
-      ...VM_NAMES.map((vm) => formatCell(get(vm, step.id), measure)),
-      formatRatio(get('jit', step.id), get('interp', step.id), measure),
-      formatRatio(get('jit', step.id), get('qemu', step.id), measure),
-      formatRatio(get('jit', step.id), get('v86', step.id), measure),
-      formatRatio(get('interp', step.id), get('v86', step.id), measure),
-    ]);
-    return markdownTable(['step', 'jit s', 'interp s', 'QEMU s', 'v86 s', 'jit/interp', 'jit/QEMU', 'jit/v86', 'interp/v86'], rows);
-  };
-  lines.push('Wall-clock seconds, from the host:', '', table('wall'), '');
-  lines.push('Host CPU seconds used by the VM in the same steps (all its threads; less sensitive to other load on the host):', '', table('cpu'));
-  const notes = [...results.values()].flatMap((r) => r.notes);
-  if (notes.length > 0) lines.push('', 'Notes:', ...notes.map((n) => `- ${n}`));
+  for (const guest of options.guests) {
+    const byVm = results.get(guest.id)!;
+    const get = (vm: VmName, step: StepId) => byVm.get(vm)?.cells.get(step);
+    const table = (measure: Measure) => {
+      const rows = options.steps.map((step) => [
+        step.label,
+        ...VM_NAMES.map((vm) => formatCell(get(vm, step.id), measure)),
+        formatRatio(get('jit', step.id), get('interp', step.id), measure),
+        formatRatio(get('jit', step.id), get('qemu', step.id), measure),
+        formatRatio(get('jit', step.id), get('v86', step.id), measure),
+        formatRatio(get('interp', step.id), get('v86', step.id), measure),
+      ]);
+      return markdownTable(['step', 'jit s', 'interp s', 'QEMU s', 'v86 s', 'jit/interp', 'jit/QEMU', 'jit/v86', 'interp/v86'], rows);
+    };
+    lines.push(`${guest.label}: wall-clock seconds, from the host:`, '', table('wall'), '');
+    lines.push(`${guest.label}: host CPU seconds used by the VM in the same steps (all its threads; less sensitive to other load on the host):`, '', table('cpu'), '');
+  }
+  const notes = [...results.values()].flatMap((byVm) => [...byVm.values()].flatMap((r) => r.notes));
+  if (notes.length > 0) lines.push('Notes:', ...notes.map((n) => `- ${n}`));
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }
