@@ -96,12 +96,13 @@ interface Options {
 
 class UsageError extends Error {}
 
-function parseList<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
+/** A comma-separated list for option --`option`, each item one of `allowed` (a `what`). */
+function parseList<T extends string>(text: string, allowed: readonly T[], what: string, option: string): T[] {
   const items = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   for (const item of items) {
     if (!allowed.includes(item as T)) throw new UsageError(`Unknown ${what} "${item}": choose from ${allowed.join(', ')}`);
   }
-  if (items.length === 0) throw new UsageError(`--${what === 'VM' ? 'only' : what === 'guest' ? 'guests' : 'steps'} needs at least one of ${allowed.join(', ')}`);
+  if (items.length === 0) throw new UsageError(`--${option} needs at least one of ${allowed.join(', ')}`);
   return items as T[];
 }
 
@@ -152,8 +153,8 @@ function parseOptions(argv: string[], defaults: GuestDefaults): Options | undefi
     if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${name} "${text}" is not a positive number`);
     return value;
   };
-  const vmSet = new Set(values.only === undefined ? VM_NAMES : parseList(values.only, VM_NAMES, 'VM'));
-  const stepSet = new Set(values.steps === undefined ? STEP_IDS : parseList(values.steps, STEP_IDS, 'step'));
+  const vmSet = new Set(values.only === undefined ? VM_NAMES : parseList(values.only, VM_NAMES, 'VM', 'only'));
+  const stepSet = new Set(values.steps === undefined ? STEP_IDS : parseList(values.steps, STEP_IDS, 'step', 'steps'));
   stepSet.add('boot');
   const spec: GuestSpec = {
     kernelPath: values.kernel ?? defaults.kernelPath,
@@ -167,7 +168,7 @@ function parseOptions(argv: string[], defaults: GuestDefaults): Options | undefi
   }
   const debianKernel = findDebianKernel();
   const fetchHint = 'fetch it with guest/debian-kernel.sh';
-  const guestSet = new Set(values.guests === undefined ? GUEST_IDS : parseList(values.guests, GUEST_IDS, 'guest'));
+  const guestSet = new Set(values.guests === undefined ? GUEST_IDS : parseList(values.guests, GUEST_IDS, 'guest', 'guests'));
   const skipped: string[] = [];
   if (debianKernel === undefined && guestSet.has('debian')) {
     if (values.guests !== undefined) throw new UsageError(`No Debian kernel in ${relative(process.cwd(), DEBIAN_DIR)}: ${fetchHint}`);

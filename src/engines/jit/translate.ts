@@ -828,7 +828,7 @@ class Gen {
         const word = op === 0x0fb7 || op === 0x0fbf;
         const signed = op === 0x0fbe || op === 0x0fbf;
         if (!this.loadE(m, rm, word ? 2 : 1)) return false;
-        if (signed) c.i32(word ? 16 : 24).op(Op.i32Shl).i32(word ? 16 : 24).op(Op.i32ShrS);
+        if (signed) c.signExtend(word ? 16 : 8);
         c.set(A);
         this.setReg32(reg, () => c.get(A));
         return true;
@@ -846,13 +846,13 @@ class Gen {
     const c = this.c;
     if (!this.loadE(m, rm, bits >> 3 as 1 | 4)) return false;
     if (bits === 8) {
-      if (signed) c.i32(24).op(Op.i32Shl).i32(24).op(Op.i32ShrS);
+      if (signed) c.signExtend(8);
       this.reg8(0);
-      if (signed) c.i32(24).op(Op.i32Shl).i32(24).op(Op.i32ShrS);
+      if (signed) c.signExtend(8);
       c.op(Op.i32Mul).set(R);
       c.i32(0).get(R).mem(Op.i32Store16, this.area + L.OFF_REGS, 1);
       // The high half is significant: the product is not AL zero- or sign-extended.
-      if (signed) c.get(R).i32(24).op(Op.i32Shl).i32(24).op(Op.i32ShrS).get(R).op(Op.i32Ne);
+      if (signed) c.get(R).signExtend(8).get(R).op(Op.i32Ne);
       else c.get(R).i32(0xff).op(Op.i32GtU);
       c.set(B);
     } else {
@@ -1007,8 +1007,7 @@ class Gen {
       case SHIFT_SHL: c.get(A); n(); c.op(Op.i32Shl).i32(mask).op(Op.i32And); break;
       case SHIFT_SHR: c.get(A); n(); c.op(Op.i32ShrU); break; // A is masked to its width already
       default: // SAR
-        c.get(A);
-        if (bits !== 32) c.i32(32 - bits).op(Op.i32Shl).i32(32 - bits).op(Op.i32ShrS);
+        c.get(A).signExtend(bits);
         n(); c.op(Op.i32ShrS).i32(mask).op(Op.i32And);
         break;
     }
@@ -1158,7 +1157,7 @@ function flagOps(c: Code, area: number, width: Width, record?: { a: () => void; 
     sar: (x, y) => () => {
       x();
       if (!fixed) c.i32(32).get(width.bits).op(Op.i32Sub).op(Op.i32Shl).i32(32).get(width.bits).op(Op.i32Sub).op(Op.i32ShrS);
-      else if (width !== 32) c.i32(32 - width).op(Op.i32Shl).i32(32 - width).op(Op.i32ShrS);
+      else c.signExtend(width);
       y();
       c.op(Op.i32ShrS);
     },

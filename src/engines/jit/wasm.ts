@@ -15,9 +15,9 @@ export const Op = {
   i32Store: 0x36, i32Store8: 0x3a, i32Store16: 0x3b,
   i32Const: 0x41,
   i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtU: 0x49, i32GtU: 0x4b, i32LeU: 0x4d, i32GeU: 0x4f,
-  i64Eq: 0x51, i64Ne: 0x52,
+  i64Ne: 0x52,
   i32Popcnt: 0x69, i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Xor: 0x73, i32Shl: 0x74, i32ShrS: 0x75, i32ShrU: 0x76, i32Rotl: 0x77, i32Rotr: 0x78,
-  i64Mul: 0x7e, i64ShrS: 0x87, i64ShrU: 0x88, i32WrapI64: 0xa7, i64ExtendI32S: 0xac, i64ExtendI32U: 0xad,
+  i64Mul: 0x7e, i64ShrU: 0x88, i32WrapI64: 0xa7, i64ExtendI32S: 0xac, i64ExtendI32U: 0xad,
 } as const;
 
 /** The empty block type (no result). */
@@ -97,6 +97,11 @@ export class Code extends Bytes {
   i32(v: number): this {
     this.byte(Op.i32Const);
     this.sleb(v);
+    return this;
+  }
+  /** Sign-extend the low `bits` (8 or 16; 32 is a no-op) of the i32 on the stack. */
+  signExtend(bits: number): this {
+    if (bits !== 32) this.i32(32 - bits).op(Op.i32Shl).i32(32 - bits).op(Op.i32ShrS);
     return this;
   }
   get(local: number): this {
