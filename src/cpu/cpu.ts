@@ -1917,7 +1917,8 @@ export class Cpu implements FpuHost {
     };
   }
 
-  restoreState(s: CpuState): void {
+  /** `keepCode`: RAM changed only where invalidateCode() was told (a rewind), so decoded and translated code stays. */
+  restoreState(s: CpuState, keepCode = false): void {
     if (s.version !== 1) throw new Error(`unsupported CPU state version ${s.version}`);
     this.r32.set(s.regs);
     this.eip = s.eip;
@@ -1938,7 +1939,7 @@ export class Cpu implements FpuHost {
     this.instructionsRetired = s.instructionsRetired;
     this.fpu.restoreState(s.fpu as never);
     this.flushTlb();
-    this.invalidateAllCode();
+    if (!keepCode) this.invalidateAllCode();
     this.updateCplMasks();
     for (let i = 0; i < 6; i++) this.updateSegFast(i);
   }

@@ -11,6 +11,8 @@ export interface VcpuOptions {
   area: CpuArea;
   interrupts: InterruptSource;
   readTsc: () => number;
+  /** Engine-specific settings (jit: JitOptions), for tools and tests; engines ignore what they do not know. */
+  engineOptions?: Readonly<Record<string, unknown>>;
 }
 
 export interface EngineFactory {

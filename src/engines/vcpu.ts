@@ -33,7 +33,8 @@ export interface Vcpu {
   readonly instructionsRetired: number;
   /** Plain-data state for snapshots; engine independent. */
   saveState(): unknown;
-  restoreState(state: unknown): void;
+  /** `keepCode`: guest RAM changed only where memoryWritten() said (Machine.rewind), so an engine may keep code derived from the rest. */
+  restoreState(state: unknown, keepCode?: boolean): void;
   /** Engine figures (a translator's cache and native share), for benchmarks and the curious. Optional. */
   readonly stats?: Readonly<Record<string, number>>;
   /** One line for the instruction trace: the next instruction's address and bytes, and the registers. Optional. */

@@ -81,6 +81,8 @@ export interface TraceSink {
 export interface MachineSpec {
   memoryBytes: number;
   engine: EngineName;
+  /** Engine-specific settings (VcpuOptions.engineOptions), for tools and tests. */
+  engineOptions?: Readonly<Record<string, unknown>>;
   disks: BlockBackend[];
   images: LinuxImages;
 }
@@ -229,13 +231,14 @@ export class Machine {
   /**
    * Run one slice of guest execution synchronously. Returns the ns to wait
    * before the next slice when the CPU is halted (Infinity: until an interrupt
-   * source changes), or 0.
+   * source changes), or 0. `maxInstructions` shortens the slice (a lockstep run narrowing
+   * down a divergence).
    */
-  runSlice(): number {
+  runSlice(maxInstructions = MAX_SLICE): number {
     const deadline = this.scheduler.nextDeadlineNs();
     const now = this.nowNs();
-    let budget = MAX_SLICE;
-    if (deadline !== Infinity) budget = Math.max(1, Math.min(MAX_SLICE, Math.ceil((deadline - now) / this.time.nsPerInstruction)));
+    let budget = Math.min(MAX_SLICE, maxInstructions);
+    if (deadline !== Infinity) budget = Math.max(1, Math.min(budget, Math.ceil((deadline - now) / this.time.nsPerInstruction)));
     if (this.trace) budget = this.traceStep(budget);
     const exit = this.vcpu.run(budget);
     if (this.snapshotRequest && (exit.kind === 'budget' || exit.kind === 'halt')) {
@@ -407,6 +410,37 @@ export class Machine {
     this.vcpu.memoryWritten(0, this.memoryBytes);
   }
 
+  /** The whole machine now (between slices), for rewind(): a lockstep run narrowing down a divergence. */
+  checkpoint(): MachineSnapshot {
+    return this.capture();
+  }
+
+  /**
+   * Go back to a checkpoint() of this machine. Only the RAM pages that changed since are
+   * written back and reported to the vCPU, so a translating engine keeps its code for the
+   * rest (as it had it when the checkpoint was taken, unless a page of it changed).
+   */
+  rewind(snap: MachineSnapshot): void {
+    const ram = this.memory.u8;
+    const was = new Int32Array(snap.ram.buffer, snap.ram.byteOffset, ram.length >> 2);
+    const now = new Int32Array(ram.buffer, ram.byteOffset, ram.length >> 2);
+    const PAGE_WORDS = 1024;
+    for (let p = 0; p < now.length; p += PAGE_WORDS) {
+      let i = p;
+      while (i < p + PAGE_WORDS && was[i] === now[i]) i++;
+      if (i === p + PAGE_WORDS) continue;
+      now.set(was.subarray(p, p + PAGE_WORDS), p);
+      this.vcpu.memoryWritten(p << 2, PAGE_WORDS << 2);
+    }
+    const s = snap.state;
+    this.vcpu.restoreState(s.cpu, true);
+    this.time.restoreState(s.timebase);
+    this.scheduler.restoreState({ timeNs: s.timeNs });
+    for (const p of this.parts) p.restoreState(s.parts[p.name]);
+    this.panicSinceNs = s.panicSinceNs ?? undefined;
+    this.stopReason = undefined;
+  }
+
   /** Host input COM1 has not delivered to the guest yet. */
   consoleBacklog(): number {
     return this.serial[0].queuedInputBytes;
@@ -455,7 +489,7 @@ export function buildMachine(spec: MachineSpec, host: MachineHost): Machine {
   attachVirtioRng(m);
   attachPvPanic(m);
   attachAcpiPm(m);
-  attachVcpu(m, spec.engine);
+  attachVcpu(m, spec.engine, spec.engineOptions);
   bootLinux(m, spec.images);
   return m;
 }
@@ -562,9 +596,9 @@ function attachAcpiPm(m: Machine): void {
   m.parts.push(part('pci-host', m.pci));
 }
 
-function attachVcpu(m: Machine, engine: EngineName): void {
+function attachVcpu(m: Machine, engine: EngineName, engineOptions: MachineSpec['engineOptions']): void {
   m.vcpu = createVcpu(engine, {
-    ram: m.memory.u8, area: { buffer: m.memory.wasm.buffer, memory: m.memory.wasm, offset: m.memory.engineAreaOffset }, interrupts: m.pic, readTsc: () => m.nowNs(),
+    ram: m.memory.u8, area: { buffer: m.memory.wasm.buffer, memory: m.memory.wasm, offset: m.memory.engineAreaOffset }, interrupts: m.pic, readTsc: () => m.nowNs(), engineOptions,
   });
   // Devices write RAM behind the vCPU's back.
   m.memory.onWrite((addr, length) => m.vcpu.memoryWritten(addr, length));

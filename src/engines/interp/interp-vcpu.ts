@@ -31,8 +31,8 @@ export class CpuVcpu implements Vcpu {
     return this.cpu.saveState();
   }
 
-  restoreState(state: unknown): void {
-    this.cpu.restoreState(state as CpuState);
+  restoreState(state: unknown, keepCode = false): void {
+    this.cpu.restoreState(state as CpuState, keepCode);
   }
 }
 
