@@ -83,7 +83,6 @@ function entropySource(): (buf: Uint8Array) => void {
 
 class Side {
   readonly machine: Machine;
-  readonly out: number[] = [];
   text = '';
 
   constructor(guest: LockstepGuest, engine: 'jit' | 'interp', jit: JitOptions) {
