@@ -402,12 +402,17 @@ export class Machine {
     const missing = names.filter((n) => !(n in s.parts));
     const extra = Object.keys(s.parts).filter((n) => !names.includes(n));
     if (missing.length || extra.length) throw new RangeError(`the state's devices differ from this machine's (missing: ${missing.join(', ') || 'none'}; unknown: ${extra.join(', ') || 'none'})`);
-    this.vcpu.restoreState(s.cpu);
+    this.restoreParts(s, false);
+    this.vcpu.memoryWritten(0, this.memoryBytes);
+  }
+
+  /** The CPU, time and devices from `s`; keepCode: RAM changed only where the vCPU was told. */
+  private restoreParts(s: MachineState, keepCode: boolean): void {
+    this.vcpu.restoreState(s.cpu, keepCode);
     this.time.restoreState(s.timebase);
     this.scheduler.restoreState({ timeNs: s.timeNs });
     for (const p of this.parts) p.restoreState(s.parts[p.name]);
     this.panicSinceNs = s.panicSinceNs ?? undefined;
-    this.vcpu.memoryWritten(0, this.memoryBytes);
   }
 
   /** The whole machine now (between slices), for rewind(): a lockstep run narrowing down a divergence. */
@@ -432,12 +437,7 @@ export class Machine {
       now.set(was.subarray(p, p + PAGE_WORDS), p);
       this.vcpu.memoryWritten(p << 2, PAGE_WORDS << 2);
     }
-    const s = snap.state;
-    this.vcpu.restoreState(s.cpu, true);
-    this.time.restoreState(s.timebase);
-    this.scheduler.restoreState({ timeNs: s.timeNs });
-    for (const p of this.parts) p.restoreState(s.parts[p.name]);
-    this.panicSinceNs = s.panicSinceNs ?? undefined;
+    this.restoreParts(snap.state, true);
     this.stopReason = undefined;
   }
 

@@ -87,3 +87,27 @@ test('writing SLP_EN with the _S5 sleep type to PM1a_CNT powers the machine off 
   const r = await machineFor([0x66, 0xba, 0x04, 0x06, 0x66, 0xb8, 0x00, 0x34, 0x66, 0xef, 0xeb, 0xfe]).m.run();
   assert.deepEqual(r, { kind: 'poweroff', status: 0 });
 });
+
+test('rewind() takes a machine back to a checkpoint: the same slices then end in the same state, and the jit keeps its code', () => {
+  // mov ebx,0x200000; l: inc dword [ebx]; add eax,[ebx]; jmp l
+  const code = [0xbb, 0x00, 0x00, 0x20, 0x00, 0xff, 0x03, 0x03, 0x03, 0xeb, 0xfa];
+  for (const engine of ['interp', 'jit'] as const) {
+    const m = buildMachine(
+      { memoryBytes: 32 * 1024 * 1024, engine, engineOptions: { threshold: 1, compile: 'sync' }, disks: [], images: { kernel: bzImageRunning(code), kernelName: 'test', cmdline: '' } },
+      { clock: frozenClock, realtime: false, consoleOut: () => {}, entropy: (b) => b.fill(4), warn: () => {} },
+    );
+    const slices = () => {
+      for (let i = 0; i < 5; i++) m.runSlice(1000);
+      return JSON.stringify({ cpu: m.vcpu.saveState(), word: m.memory.u8.subarray(0x200000, 0x200004).join(), now: m.nowNs() });
+    };
+    slices();
+    const point = m.checkpoint();
+    const first = slices();
+    const translated = m.vcpu.stats?.translated;
+    m.rewind(point);
+    assert.equal(JSON.stringify(m.vcpu.saveState()), JSON.stringify(point.state.cpu));
+    assert.equal(slices(), first, engine);
+    assert.equal(m.vcpu.stats?.translated, translated, 'no block was translated again');
+    if (engine === 'jit') assert.ok(m.vcpu.stats!.nativeInstructions > 5000, 'the code ran natively');
+  }
+});
