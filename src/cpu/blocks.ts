@@ -105,7 +105,15 @@ export function makeBlockDecoder(index: DecodeIndex): BlockDecoder {
     let off = 0;
     while (execs.length < MAX_INSTRUCTIONS && off < avail) {
       const r = decodeOne(index, mem, phys + off, Math.min(avail - off, MAX_INSTRUCTION_BYTES), cs32);
-      if (r === null) break; // runs past the window: left to the ordinary path
+      if (r === null) {
+        // Runs past the window (over the page's end, or the CS limit). As the first
+        // instruction, a block of its own that steps it (the jit runs it from native code).
+        if (execs.length === 0) {
+          execs.push(stepAgain);
+          ends.push(0);
+        }
+        break;
+      }
       if (r === 'step') {
         // Not decoded here (#UD, LOCK, system): run it the ordinary way, as the block's last instruction.
         execs.push(stepAgain);

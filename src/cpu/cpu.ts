@@ -1708,7 +1708,7 @@ export class Cpu implements FpuHost {
     const page = phys >>> 12;
     // A page the CPU has just written over is left to the ordinary path for a while.
     if (this.instructionsRetired - this.codeWrittenAt[page] < this.smcCooldown) return NO_BLOCK;
-    // Kept even when empty (the first instruction crosses the page): the ordinary path then runs it without decoding again.
+    // An instruction that crosses the page gets a block of its own, which steps it (blocks.ts).
     b = this.decodeBlock!(this.mem8, phys, this.fetchEnd - eip, this.csDefault32);
     b.slot = slot;
     this.blockCache[slot] = b;

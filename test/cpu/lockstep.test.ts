@@ -2,7 +2,7 @@
 // CPU state after every run(), and RAM at the end must be the same.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { foldProgram, lockstepCase, modeChangeProgram } from './lockstep.ts';
+import { crossingProgram, foldProgram, lockstepCase, modeChangeProgram } from './lockstep.ts';
 
 const seed = Number(process.env.LILYVM_LOCKSTEP_SEED ?? 20261207);
 const cases = Number(process.env.LILYVM_LOCKSTEP_CASES ?? 160);
@@ -37,6 +37,23 @@ test('jit and interp in lockstep over mode changes inside native code (segment l
   }
   t.diagnostic(`${native} instructions from native code`);
   assert.ok(native > 0, 'the loop runs as native code');
+});
+
+test('jit and interp in lockstep over an instruction across a page end, which native code steps, and partial register writes', (t) => {
+  let native = 0;
+  let helped = 0;
+  let instructions = 0;
+  for (let i = 0; i < 8; i++) {
+    const r = lockstepCase(seed, i, 300, 2, crossingProgram());
+    assert.equal(r.divergence, null, r.divergence ?? '');
+    native += r.nativeInstructions;
+    helped += r.helperInstructions;
+    instructions += r.instructions;
+  }
+  t.diagnostic(`${instructions} instructions, ${native} from native code, ${helped} of them through step()`);
+  assert.ok(native > instructions / 2, 'the loop runs as native code');
+  // 8 cases of 400 iterations, each with the crossing ADD: all but the first few from native code.
+  assert.ok(helped > 8 * 400 * 0.9, 'the crossing instruction is stepped from native code');
 });
 
 for (const kind of ['mul', 'shift'] as const) {

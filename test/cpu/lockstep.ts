@@ -358,6 +358,8 @@ export interface LockstepResult {
   runs: number;
   instructions: number;
   nativeInstructions: number;
+  /** Of those, instructions native code ran through the interpreter's closures or step(). */
+  helperInstructions: number;
   translated: number;
   exits: Record<string, number>;
   /** The first divergence, or null. */
@@ -471,6 +473,34 @@ export function foldProgram(seed: number, index: number, kind: 'mul' | 'shift'):
 }
 
 /**
+ * A loop with an instruction across the page end (ADD EDI, imm32 at 0x10ffd..0x11002),
+ * reached by a jump: it has a block of its own, which native code runs through step().
+ * Around it, 8- and 16-bit writes to registers that native code has read whole (their
+ * cached values must follow), and reads of the whole registers after them.
+ */
+export function crossingProgram(): number[] {
+  const out: number[] = [0xb9]; d32(out, 400); // mov ecx, 400
+  out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
+  out.push(0x31, 0xf6); // xor esi, esi
+  const loop = out.length;
+  out.push(0x01, 0xc8); // add eax, ecx
+  out.push(0x88, 0xc8, 0x88, 0xd4); // mov al, cl; mov ah, dl
+  out.push(0x66, 0x01, 0xca); // add dx, cx
+  out.push(0x01, 0xc7, 0x01, 0xd7); // add edi, eax; add edi, edx
+  const at = 0xfd; // CODE + 0xfd: the ADD's 6 bytes end on the next page
+  out.push(0xe9); d32(out, at - (out.length + 4)); // jmp there
+  while (out.length < at) out.push(0xcc);
+  out.push(0x81, 0xc7); d32(out, 0x01020305); // add edi, 0x01020305
+  out.push(0x88, 0xe0); // mov al, ah
+  out.push(0x01, 0xfa, 0x01, 0xc2); // add edx, edi; add edx, eax
+  out.push(0x89, 0x14, 0x8b); // mov [ebx+ecx*4], edx
+  out.push(0x49); // dec ecx
+  out.push(0x0f, 0x85); d32(out, loop - (out.length + 4)); // jnz loop
+  out.push(0xeb, 0xfe); // jmp $
+  return out;
+}
+
+/**
  * One lockstep case: seed and case index pick the program (unless `code` is given), the
  * CPL and the run budgets.
  */
@@ -489,7 +519,7 @@ export function lockstepCase(seed: number, index: number, runs = 300, threshold 
     buildMemory(s.memory, code);
     s.vcpu.restoreState(structuredClone(start));
   }
-  const res: LockstepResult = { runs: 0, instructions: 0, nativeInstructions: 0, translated: 0, exits: {}, divergence: null };
+  const res: LockstepResult = { runs: 0, instructions: 0, nativeInstructions: 0, helperInstructions: 0, translated: 0, exits: {}, divergence: null };
   for (let i = 0; i < runs; i++) {
     const budget = r.chance(0.3) ? r.range(1, 8) : r.range(1, 400);
     if (r.chance(0.05)) interp.intr = jit.intr = true;
@@ -520,6 +550,7 @@ export function lockstepCase(seed: number, index: number, runs = 300, threshold 
   res.instructions = interp.vcpu.instructionsRetired;
   const st = (jit.vcpu as JitVcpu).stats;
   res.nativeInstructions = st.nativeInstructions;
+  res.helperInstructions = st.helperInstructions;
   res.translated = st.translated;
   return res;
 }

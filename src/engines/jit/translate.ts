@@ -89,14 +89,25 @@ const STOP = 9;
 const CY = 10;
 /** A memory operand's linear address (OFF + its segment's base). */
 const LIN = 11;
+/**
+ * Eight locals that cache the general registers within a block (write-through: the CPU
+ * area always holds them too, so nothing has to be written back before a call, a fault
+ * or an exit). A register read from the area or written at the block's top level is
+ * cached from then on; Gen.cached says which are.
+ */
+const REG0 = 12;
+/** The lazy record's operands and result as this block wrote them (Gen.setLazy), so that its conditions read locals. */
+const LZA = 20;
+const LZB = 21;
+const LZR = 22;
+/** Scratch for a partial register write. */
+const T = 23;
 /** Locals besides the parameters. */
-export const PAGE_LOCALS = 9;
+export const PAGE_LOCALS = 21;
 /** A 64-bit product (MUL, IMUL), the one i64 local (after the i32 ones). */
-const P64 = 12;
+const P64 = 24;
 export const PAGE_LOCALS64 = 1;
 
-/** Index into the byte view of the register file for 8-bit register n (AL,CL,DL,BL,AH,CH,DH,BH). */
-const R8 = [0, 4, 8, 12, 1, 5, 9, 13];
 const ALU_ADD = 0;
 const ALU_OR = 1;
 const ALU_ADC = 2;
@@ -137,6 +148,15 @@ function steppedAt(index: DecodeIndex, mem: Uint8Array, phys: number): Instr | n
   if (!d.entry.system) return null;
   if (d.opcode === 0x0f01) return d.entry.ext !== undefined && d.entry.ext <= 4 ? d : null; // SGDT SIDT LGDT LIDT SMSW
   return STEPPED.has(d.opcode) ? d : null;
+}
+
+/**
+ * The instruction at phys runs over the end of its page. Its block (blocks.ts) holds it
+ * alone, to be run through step().
+ */
+function crossesPage(index: DecodeIndex, mem: Uint8Array, phys: number): boolean {
+  const room = 0x1000 - (phys & 0xfff);
+  return room < MAX_INSTRUCTION_BYTES && decodeInstr(index, mem, phys, room, true) === null;
 }
 
 /**
@@ -204,7 +224,7 @@ export function translatePage(
   // Targets are checked against the CS limit by the interpreter; a flat CS has none to check.
   if (!(mode.segFastRead & (1 << CS))) return null;
   const entries = blocks
-    .filter((b) => b.cs32 && b.count > 0 && (b.execs[0] !== stepAgain || steppedAt(index, mem, b.phys) !== null))
+    .filter((b) => b.cs32 && b.count > 0 && (b.execs[0] !== stepAgain || steppedAt(index, mem, b.phys) !== null || crossesPage(index, mem, b.phys)))
     .sort((x, y) => x.phys - y.phys);
   if (entries.length === 0) return null;
   const g = new Gen(area, mode, index, mem, entries, addExec);
@@ -233,7 +253,12 @@ class Gen {
   private insn = 0;
   /** The instruction being emitted has a store (which may set STOP). */
   private stored = false;
-  /** The lazy record's operation and width when this block's code wrote it (null: unknown, from before). */
+  /** The general registers whose value is in their local (REG0 + r) now, on every path to here. */
+  private cached = 0;
+  /**
+   * The lazy record's operation and width when this block's code wrote it (null: unknown,
+   * from before); its operands and result are in LZA, LZB, LZR then.
+   */
   private known: { op: number; bits: number } | null = null;
   /** Per instruction of the block: the flags it leaves are never seen (deadFlags), so none are computed. */
   private dead: boolean[] = [];
@@ -255,6 +280,7 @@ class Gen {
     this.j = j;
     this.nest = 0;
     this.known = null;
+    this.cached = 0;
     const instrs = b.execs.map((e, i) => {
       const at = i === 0 ? 0 : b.ends[i - 1];
       return e === stepAgain ? null : decodeInstr(this.index, this.mem, b.phys + at, b.ends[i] - at, true);
@@ -268,11 +294,16 @@ class Gen {
       if (b.execs[i] === stepAgain) {
         // A system instruction, the block's last: through step() and on, or the interpreter runs it.
         const s = steppedAt(this.index, this.mem, b.phys + at);
-        if (s === null) {
-          this.exitAt(at, i);
-        } else {
+        if (s !== null) {
           this.exec(stepAgain, s.length);
           this.chain(b.phys + at + s.length, at + s.length, i + 1);
+        } else if (i === 0 && crossesPage(this.index, this.mem, b.phys)) {
+          // Through step(), which fetches the bytes on the next page through the TLB. With a
+          // length of 0 it always counts as a branch: nativeExec returns 1 and stores EIP.
+          this.exec(stepAgain, 0);
+          this.c.get(N).i32(1).op(Op.i32Add).op(Op.return);
+        } else {
+          this.exitAt(at, i);
         }
         return;
       }
@@ -334,6 +365,7 @@ class Gen {
     c.get(N).i32(this.insn + 1).op(Op.i32Add).op(Op.return);
     c.op(Op.end);
     this.known = null; // the closure may have set the flags
+    this.cached = 0; // and the registers
   }
 
   // ---- flags: the rules of flag-rules.ts, as WebAssembly
@@ -345,7 +377,7 @@ class Gen {
 
   /** The flags for a condition: of the record this block wrote, or of EFLAGS (no record). */
   private ccFlags(k: { op: number; bits: number }): { f: FlagOps<() => void>; fl: CcFlags<() => void> } {
-    const f = this.flagOps(k.bits);
+    const f = this.flagOps(k.bits, k.op === LZ_NONE ? undefined : { a: () => this.c.get(LZA), b: () => this.c.get(LZB), res: () => this.c.get(LZR) });
     if (k.op !== LZ_NONE) return { f, fl: { cf: carryRule(f, k.op), zf: zeroRule(f), sf: signRule(f), of: overflowRule(f, k.op), pf: parityRule(f) } };
     const c = this.c;
     const bit = (n: number) => (): void => { c.i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(n).op(Op.i32ShrU).i32(1).op(Op.i32And); };
@@ -378,7 +410,7 @@ class Gen {
     if (k === null) {
       c.call(H.mat);
     } else {
-      const f = this.flagOps(k.bits);
+      const f = this.flagOps(k.bits, { a: () => c.get(LZA), b: () => c.get(LZB), res: () => c.get(LZR) });
       const parts: [() => void, number][] = [
         [carryRule(f, k.op), 0], [parityRule(f), 2], [adjustRule(f, k.op), 4], [zeroRule(f), 6], [signRule(f), 7], [overflowRule(f, k.op), 11],
       ];
@@ -406,20 +438,71 @@ class Gen {
 
   // ---- registers and the lazy-flag record, in the CPU area
 
-  private reg32(r: number): void { this.c.i32(0).mem(Op.i32Load, this.area + L.OFF_REGS + r * 4, 2); }
-  /** Store the value on the stack (pushed after `addr` ran) into register r. */
+  /**
+   * Push register r: from its local when cached, else from the area (and cached from
+   * then on when this is the block's top level, which every path to what follows runs).
+   */
+  private reg32(r: number): void {
+    const c = this.c;
+    if (this.cached & (1 << r)) {
+      c.get(REG0 + r);
+      return;
+    }
+    c.i32(0).mem(Op.i32Load, this.area + L.OFF_REGS + r * 4, 2);
+    if (this.nest === 0) {
+      c.tee(REG0 + r);
+      this.cached |= 1 << r;
+    }
+  }
+
+  /** Register r := the value `value` pushes, in the area and in its local (cached from then on at the top level). */
   private setReg32(r: number, value: () => void): void {
-    this.c.i32(0);
+    const c = this.c;
+    c.i32(0);
     value();
-    this.c.mem(Op.i32Store, this.area + L.OFF_REGS + r * 4, 2);
+    if (this.nest === 0 || this.cached & (1 << r)) {
+      c.tee(REG0 + r);
+      if (this.nest === 0) this.cached |= 1 << r;
+    }
+    c.mem(Op.i32Store, this.area + L.OFF_REGS + r * 4, 2);
   }
-  private reg8(n: number): void { this.c.i32(0).mem(Op.i32Load8U, this.area + L.OFF_REGS + R8[n], 0); }
-  private setReg8(n: number, value: () => void): void {
-    this.c.i32(0);
+
+  /** Push the low 8 (AL..BL) or 16 bits, or bits 8-15 (AH..BH), of register r. */
+  private regPart(r: number, bits: 8 | 16, high: boolean): void {
+    const c = this.c;
+    if (this.cached & (1 << r) || this.nest === 0) {
+      this.reg32(r);
+      if (high) c.i32(8).op(Op.i32ShrU);
+      c.i32(bits === 8 ? 0xff : 0xffff).op(Op.i32And);
+    } else if (bits === 16) {
+      c.i32(0).mem(Op.i32Load16U, this.area + L.OFF_REGS + r * 4, 1);
+    } else {
+      c.i32(0).mem(Op.i32Load8U, this.area + L.OFF_REGS + r * 4 + (high ? 1 : 0), 0);
+    }
+  }
+
+  /** The low 8 or 16 bits, or bits 8-15, of register r := the value `value` pushes (its local too, when cached). */
+  private setRegPart(r: number, bits: 8 | 16, high: boolean, value: () => void): void {
+    const c = this.c;
+    const at = this.area + L.OFF_REGS + r * 4 + (high ? 1 : 0);
+    const store = (): void => { c.mem(bits === 8 ? Op.i32Store8 : Op.i32Store16, at, bits === 8 ? 0 : 1); };
+    c.i32(0);
     value();
-    this.c.mem(Op.i32Store8, this.area + L.OFF_REGS + R8[n], 0);
+    if (!(this.cached & (1 << r))) {
+      store();
+      return;
+    }
+    c.tee(T);
+    store();
+    const mask = (bits === 8 ? 0xff : 0xffff) << (high ? 8 : 0);
+    c.get(REG0 + r).i32(~mask).op(Op.i32And).get(T);
+    if (high) c.i32(8).op(Op.i32Shl);
+    c.i32(mask).op(Op.i32And).op(Op.i32Or).set(REG0 + r);
   }
-  private reg16(r: number): void { this.c.i32(0).mem(Op.i32Load16U, this.area + L.OFF_REGS + r * 4, 1); }
+
+  private reg8(n: number): void { this.regPart(n & 3, 8, n >= 4); }
+  private setReg8(n: number, value: () => void): void { this.setRegPart(n & 3, 8, n >= 4, value); }
+  private reg16(r: number): void { this.regPart(r, 16, false); }
 
   private storeArea(off: number, value: () => void): void {
     this.c.i32(0);
@@ -434,9 +517,9 @@ class Gen {
     const same = this.known !== null && this.known.op === op && this.known.bits === bits;
     this.known = { op, bits };
     if (!same) this.storeArea(L.OFF_LZ_OP, () => this.c.i32(op));
-    this.storeArea(L.OFF_LZ_A, a);
-    this.storeArea(L.OFF_LZ_B, b);
-    this.storeArea(L.OFF_LZ_RES, res);
+    this.storeArea(L.OFF_LZ_A, () => { a(); this.c.tee(LZA); });
+    this.storeArea(L.OFF_LZ_B, () => { b(); this.c.tee(LZB); });
+    this.storeArea(L.OFF_LZ_RES, () => { res(); this.c.tee(LZR); });
     if (!same) this.storeArea(L.OFF_LZ_BITS, () => this.c.i32(bits));
   }
 
@@ -510,10 +593,11 @@ class Gen {
   /** A block-ending instruction of block b ending at `end`; false when not covered (nothing emitted). */
   private branch(d: Instr, b: Block, end: number): boolean {
     const mark = this.c.length;
-    const known = this.known;
+    const { known, cached } = this;
     if (this.branchCode(d, b, end)) return true;
     this.c.truncate(mark);
     this.known = known;
+    this.cached = cached;
     return false;
   }
 
@@ -585,10 +669,11 @@ class Gen {
   emit(d: Instr, end: number): boolean {
     this.stored = false;
     const mark = this.c.length;
-    const known = this.known;
+    const { known, cached } = this;
     if (!this.instruction(d)) {
       this.c.truncate(mark);
       this.known = known;
+      this.cached = cached;
       return false;
     }
     this.stopCheck(end);
@@ -820,8 +905,10 @@ class Gen {
         c.set(A);
         this.condition(op & 15);
         c.op(Op.if, BLOCK_VOID);
+        this.nest++;
         this.setReg32(reg, () => c.get(A));
         c.op(Op.end);
+        this.nest--;
         return true;
       }
       case 0x0fb6: case 0x0fbe: case 0x0fb7: case 0x0fbf: {
@@ -850,7 +937,7 @@ class Gen {
       this.reg8(0);
       if (signed) c.signExtend(8);
       c.op(Op.i32Mul).set(R);
-      c.i32(0).get(R).mem(Op.i32Store16, this.area + L.OFF_REGS, 1);
+      this.setReg(16, 0, R);
       // The high half is significant: the product is not AL zero- or sign-extended.
       if (signed) c.get(R).signExtend(8).get(R).op(Op.i32Ne);
       else c.get(R).i32(0xff).op(Op.i32GtU);
@@ -927,6 +1014,7 @@ class Gen {
     c.op(Op.if, BLOCK_VOID);
     this.nest++;
     c.get(B).i32(11 - 2).op(Op.i32ShrU).i32(7 << 2).op(Op.i32And).get(A).mem(Op.i32Store, this.area + L.OFF_REGS, 2);
+    this.cached &= 1 << ESP; // register r (not ESP) changed in the area only
     this.setReg32(ESP, () => { this.reg32(ESP); c.i32(4).op(Op.i32Add); });
     this.chain(this.entries[this.j].phys + end, end, done + 2);
     c.op(Op.else);
@@ -1054,7 +1142,7 @@ class Gen {
   /** Register r of width bits (8, 16, 32) := local. */
   private setReg(bits: number, r: number, local: number): void {
     if (bits === 8) this.setReg8(r, () => this.c.get(local));
-    else if (bits === 16) this.c.i32(0).get(local).mem(Op.i32Store16, this.area + L.OFF_REGS + r * 4, 1);
+    else if (bits === 16) this.setRegPart(r, 16, false, () => this.c.get(local));
     else this.setReg32(r, () => this.c.get(local));
   }
 
