@@ -34,6 +34,13 @@ export interface Block {
   runs: number;
   /** Native code for the block's first instructions (a translator's), NO_NATIVE when it has none. */
   native: NativeBlock;
+  /**
+   * A block of one instruction across the page end (stepped): its 15 bytes from where it
+   * was first run, the next page's read through the TLB then (Cpu.findBlock, with a
+   * translator attached); null otherwise. The translator checks the next page's part
+   * again each time its code runs.
+   */
+  cross: Uint8Array | null;
 }
 
 /**
@@ -73,7 +80,7 @@ export interface BlockTranslator {
 
 export function makeBlock(phys: number, cs32: boolean, execs: Exec[], ends: number[]): Block {
   const count = execs.length;
-  return { phys, cs32, execs: execs.slice(), ends: ends.slice(), bytes: count ? ends[count - 1] : 0, count, slot: -1, runs: 0, native: NO_NATIVE };
+  return { phys, cs32, execs: execs.slice(), ends: ends.slice(), bytes: count ? ends[count - 1] : 0, count, slot: -1, runs: 0, native: NO_NATIVE, cross: null };
 }
 
 /** Decodes a block from guest RAM: mem[phys .. phys + avail) holds the bytes it may use. */

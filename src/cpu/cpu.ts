@@ -17,7 +17,7 @@ import { X87 } from './fpu/x87.ts';
 import { switchTask } from './ops/task.ts';
 import type { FpuHost } from './fpu/host.ts';
 import type { Block, BlockDecoder, BlockTranslator, Exec } from './blocks.ts';
-import { NO_NATIVE } from './blocks.ts';
+import { NO_NATIVE, stepAgain } from './blocks.ts';
 import * as L from './layout.ts';
 import {
   adjustRule, carryRule, conditionTester, flagGetter, overflowRule, parityRule, signRule, zeroRule,
@@ -108,7 +108,7 @@ const BLOCK_CACHE_SHIFT = 32 - BLOCK_CACHE_BITS;
 /** A page written by the CPU this recently (in instructions) gets no new blocks: it is being modified. */
 const SMC_COOLDOWN = 100_000;
 /** Stands in for "no block" in the block cache (one shape for every entry). */
-const NO_BLOCK: Block = { phys: -1, cs32: false, execs: [], ends: [], bytes: 0, count: 0, slot: -1, runs: 0, native: NO_NATIVE };
+const NO_BLOCK: Block = { phys: -1, cs32: false, execs: [], ends: [], bytes: 0, count: 0, slot: -1, runs: 0, native: NO_NATIVE, cross: null };
 
 /**
  * The IA-32 interpreter's CPU: architectural state, segmentation, paging with a
@@ -1505,7 +1505,11 @@ export class Cpu implements FpuHost {
           this.blockPage = phys >>> 12;
           if (this.translator !== null) {
             // At the threshold the translator gives the block native code (with the rest of its page, now or in a batch).
-            if (b.native === NO_NATIVE && ++b.runs === this.translator.threshold) this.translator.translate(b);
+            if (b.native === NO_NATIVE) {
+              // A stepped instruction across the page end: its bytes for the translator, once the next page is in the TLB.
+              if (b.bytes === 0 && b.cross === null && b.execs[0] === stepAgain) b.cross = this.crossingBytes(eip, phys);
+              if (++b.runs === this.translator.threshold) this.translator.translate(b);
+            }
             const n = b.native;
             // Native code goes on across the page's blocks; the loop looks up where it stopped.
             const key = this.nativeKey();
@@ -1732,6 +1736,24 @@ export class Cpu implements FpuHost {
       this.markCodePageInTlb(page);
     }
     return b;
+  }
+
+  /**
+   * The 15 bytes at eip (physical address phys) when the instruction there may run over
+   * the fetch window's end onto the next page and that page is in the TLB, readable at
+   * the CPL and in RAM; else null. Nothing is walked, so nothing faults.
+   */
+  private crossingBytes(eip: number, phys: number): Uint8Array | null {
+    const room = this.fetchEnd - eip;
+    if (room >= 15 || ((phys + room) & 0xfff) !== 0) return null;
+    const next = (this.segBase[CS] + eip + room) | 0;
+    const e = this.tlb[next >>> 12];
+    if ((e & tlbMasks(this.cpl).read) !== T_VALID) return null;
+    const at = ((e & ~0xfff) ^ next) >>> 0;
+    const bytes = new Uint8Array(15);
+    bytes.set(this.mem8.subarray(phys, phys + room));
+    bytes.set(this.mem8.subarray(at, at + 15 - room), room);
+    return bytes;
   }
 
   /** Set T_CODE on the TLB entries that map physical page `page`, so writes through them take the slow path. */

@@ -474,11 +474,13 @@ export function foldProgram(seed: number, index: number, kind: 'mul' | 'shift'):
 
 /**
  * A loop with an instruction across the page end (ADD EDI, imm32 at 0x10ffd..0x11002),
- * reached by a jump: it has a block of its own, which native code runs through step().
- * Around it, 8- and 16-bit writes to registers that native code has read whole (their
- * cached values must follow), and reads of the whole registers after them.
+ * reached by a jump: it has a block of its own, whose native code checks the next page's
+ * part of it each time. With `changing`, the loop stores CL into that part (the
+ * immediate's third byte) first, so the check fails and the instruction runs through
+ * step(). Around it, 8- and 16-bit writes to registers that native code has read whole
+ * (their cached values must follow), and reads of the whole registers after them.
  */
-export function crossingProgram(): number[] {
+export function crossingProgram(changing: boolean): number[] {
   const out: number[] = [0xb9]; d32(out, 400); // mov ecx, 400
   out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
   out.push(0x31, 0xf6); // xor esi, esi
@@ -487,6 +489,7 @@ export function crossingProgram(): number[] {
   out.push(0x88, 0xc8, 0x88, 0xd4); // mov al, cl; mov ah, dl
   out.push(0x66, 0x01, 0xca); // add dx, cx
   out.push(0x01, 0xc7, 0x01, 0xd7); // add edi, eax; add edi, edx
+  if (changing) { out.push(0x88, 0x0d); d32(out, CODE + 0x101); } // mov [the immediate's third byte], cl
   const at = 0xfd; // CODE + 0xfd: the ADD's 6 bytes end on the next page
   out.push(0xe9); d32(out, at - (out.length + 4)); // jmp there
   while (out.length < at) out.push(0xcc);

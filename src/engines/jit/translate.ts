@@ -121,7 +121,7 @@ const TRANSLATED_ALU = new Set([ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_
 const O16 = new Set([
   ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => [k * 8 + 1, k * 8 + 3, k * 8 + 5]),
   ...Array.from({ length: 16 }, (_, i) => 0x40 + i),
-  0x81, 0x83, 0x85, 0x89, 0x8b, 0xc1, 0xc7, 0xd1, 0xd3, 0xff,
+  0x81, 0x83, 0x85, 0x89, 0x8b, 0x90, 0xc1, 0xc7, 0xd1, 0xd3, 0xff,
 ]);
 
 /**
@@ -298,10 +298,7 @@ class Gen {
           this.exec(stepAgain, s.length);
           this.chain(b.phys + at + s.length, at + s.length, i + 1);
         } else if (i === 0 && crossesPage(this.index, this.mem, b.phys)) {
-          // Through step(), which fetches the bytes on the next page through the TLB. With a
-          // length of 0 it always counts as a branch: nativeExec returns 1 and stores EIP.
-          this.exec(stepAgain, 0);
-          this.c.get(N).i32(1).op(Op.i32Add).op(Op.return);
+          this.crossing(b);
         } else {
           this.exitAt(at, i);
         }
@@ -322,6 +319,57 @@ class Gen {
       at = end;
     }
     this.chain(b.phys + b.bytes, b.bytes, b.count);
+  }
+
+  /**
+   * Block b: one instruction across the page end. When its bytes as first run (b.cross)
+   * decode to one the translator generates, and the next page's part of them is the same
+   * now (read through the TLB at the CPL, as a fetch), its code; otherwise, or when it is
+   * not, through step(), which fetches and decodes it as the CPU's loop would. With a
+   * length of 0 that counts as a branch: nativeExec returns 1 and stores EIP.
+   */
+  private crossing(b: Block): void {
+    const c = this.c;
+    const room = 0x1000 - (b.phys & 0xfff);
+    const d = b.cross === null ? null : decodeInstr(this.index, b.cross, 0, MAX_INSTRUCTION_BYTES, true);
+    const tail = d === null ? 0 : d.length - room;
+    if (d !== null && tail > 0 && tail <= 8 && !d.entry?.blockEnd && !d.entry?.system) {
+      const mark = c.length;
+      /** The next page's bytes k..k+3 of the instruction as an i32, and the mask of those that belong to it. */
+      const word = (k: number): [number, number] => {
+        let v = 0;
+        let m = 0;
+        for (let i = 3; i >= 0; i--) {
+          v = (v << 8) | (k + i < tail ? b.cross![room + k + i] : 0);
+          m = (m << 8) | (k + i < tail ? 0xff : 0);
+        }
+        return [v | 0, m | 0];
+      };
+      c.get(EIP).i32(room).op(Op.i32Add).set(LIN);
+      this.tlbHit(1, this.masks.read);
+      c.op(Op.if, I32);
+      c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor).set(R); // the next page's start
+      for (let k = 0; k < tail; k += 4) {
+        const [v, m] = word(k);
+        c.get(R).mem(Op.i32Load, k, 0).i32(m).op(Op.i32And).i32(v).op(Op.i32Eq);
+        if (k > 0) c.op(Op.i32And);
+      }
+      c.op(Op.else).i32(0).op(Op.end);
+      c.op(Op.if, BLOCK_VOID);
+      this.nest++;
+      if (this.emit(d, d.length)) {
+        this.exitAt(d.length, 1);
+        c.op(Op.end);
+        this.nest--;
+        this.exec(stepAgain, 0);
+        c.get(N).i32(1).op(Op.i32Add).op(Op.return);
+        return;
+      }
+      this.nest--;
+      c.truncate(mark);
+    }
+    this.exec(stepAgain, 0);
+    c.get(N).i32(1).op(Op.i32Add).op(Op.return);
   }
 
   // ---- the way out of a block
@@ -860,6 +908,8 @@ class Gen {
         this.push(A);
         return true;
       }
+      case 0xfe: // INC/DEC Eb
+        return (reg === 0 || reg === 1) && this.rmwE(m, rm, 1, () => this.incDec(reg === 0, 8));
       case 0xff: {
         if (reg === 0 || reg === 1) return this.rmwE(m, rm, vlen as 2 | 4, () => this.incDec(reg === 0, vbits));
         if (!d.o32) return false;
