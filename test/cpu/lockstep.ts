@@ -80,7 +80,7 @@ function program(r: Rng, cpl: 0 | 3): number[] {
   let smcTarget = -1;
   const n = r.range(4, 40);
   for (let i = 0; i < n; i++) {
-    switch (r.int(35)) {
+    switch (r.int(36)) {
       case 0: out.push(0xb8 + dst()); d32(out, r.u32()); break;
       case 1: out.push(0xb0 + r.pick([0, 2, 4, 6])); out.push(r.int(256)); break; // mov al/dl/ah/dh, imm8
       case 2: out.push((r.int(8) << 3) | r.pick([1, 3]), 0xc0 | (any() << 3) | dst()); break; // alu r32, r32
@@ -281,7 +281,53 @@ function program(r: Rng, cpl: 0 | 3): number[] {
         else if (r.chance(0.3)) out.push((r.int(8) << 3) | 1, 0xc0 | (any() << 3) | dst()); // alu r32, r32
         break;
       }
-      default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE: not translated
+      case 34: {
+        // XCHG, CMPXCHG (equal and not: EAX loaded from the operand first, at times), XADD, BT/BTS/BTR/BTC imm8, of
+        // registers and memory, 8-, 16- and 32-bit, LOCK-prefixed at times; MOVS/STOS without REP, forwards and backwards
+        const k = r.int(5);
+        const lock = () => { if (r.chance(0.3)) out.push(0xf0); };
+        /** The ModRM bytes of a memory operand with reg field `reg`, to use twice. */
+        const operand = (reg: number) => { const at = out.length; mem(reg); return out.splice(at); };
+        const withReg = (bytes: number[], reg: number) => [(bytes[0] & ~0x38) | (reg << 3), ...bytes.slice(1)];
+        const o16 = r.chance(0.2);
+        if (k === 0) {
+          const op = r.pick([0x86, 0x87]);
+          if (op === 0x87 && o16) out.push(0x66);
+          if (r.chance(0.4)) out.push(op, 0xc0 | (dst() << 3) | (op === 0x86 ? r.pick([0, 2, 4, 6]) : dst()));
+          else if (r.chance(0.3)) out.push(0x90 + r.pick([2, 5, 7])); // xchg eax, edx/ebp/edi
+          else { lock(); out.push(op, ...operand(r.pick(DEST))); }
+        } else if (k === 1) {
+          const op = r.pick([0xb0, 0xb1]);
+          const m = operand(r.pick(DEST));
+          if (r.chance(0.5)) { if (op === 0xb1 && o16) out.push(0x66); out.push(op === 0xb0 ? 0x8a : 0x8b, ...withReg(m, 0)); } // mov al/eax, [m]
+          if (op === 0xb1 && o16) out.push(0x66);
+          if (r.chance(0.3)) out.push(0x0f, op, 0xc0 | (dst() << 3) | (op === 0xb0 ? r.pick([0, 2, 6, 7]) : dst()));
+          else { lock(); out.push(0x0f, op, ...m); }
+        } else if (k === 2) {
+          const op = r.pick([0xc0, 0xc1]);
+          if (op === 0xc1 && o16) out.push(0x66);
+          if (r.chance(0.4)) out.push(0x0f, op, 0xc0 | (dst() << 3) | (op === 0xc0 ? r.pick([0, 2, 6, 7]) : dst()));
+          else { lock(); out.push(0x0f, op, ...operand(r.pick(DEST))); }
+        } else if (k === 3) {
+          const ext = r.range(4, 8);
+          if (o16) out.push(0x66);
+          if (r.chance(0.4)) out.push(0x0f, 0xba, 0xc0 | (ext << 3) | dst());
+          else { if (ext > 4) lock(); out.push(0x0f, 0xba, ...operand(ext)); }
+          out.push(r.chance(0.2) ? r.pick([0, 15, 16, 31, 32]) : r.int(256));
+          if (r.chance(0.5)) out.push(0x0f, 0x92, 0xc0 | r.pick([0, 2, 3, 6, 7])); // setc r8: CF read
+        } else {
+          out.push(0x56, 0x57); // push esi; push edi
+          out.push(0xbe); d32(out, DATA + 0x800 + r.int(0x400)); // mov esi, DATA + x
+          out.push(0xbf); d32(out, r.chance(0.9) ? DATA + r.int(0x400) : RO + r.int(0x1000)); // mov edi, DATA + x (or read-only)
+          const std = r.chance(0.4);
+          if (std) out.push(0xfd);
+          for (let j = r.range(1, 4); j > 0; j--) { if (r.chance(0.2)) out.push(r.pick([0x26, 0x64])); out.push(r.pick([0xa4, 0xa5, 0xaa, 0xab])); }
+          if (std) out.push(0xfc);
+          out.push(0x5f, 0x5e); // pop edi; pop esi
+        }
+        break;
+      }
+      default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE
     }
   }
   for (const _ of pushes) out.push(0x58 + r.pick(DEST));

@@ -20,13 +20,13 @@
 // decoded closure (the interpreter's, through Cpu.nativeExec). A system instruction (one
 // the block decoder leaves to step()) runs through step() the same way when it is one of
 // STEPPED, and otherwise ends the native code, and the interpreter runs it.
-import { CS, DS, ESP, SS } from '../../cpu/constants.ts';
+import { CS, DS, EAX, ECX, EDI, ES, ESI, ESP, SS } from '../../cpu/constants.ts';
 import { LZ_ADC, LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SBB, LZ_SUB, NATIVE_KEY_ALWAYS, nativeKeySegment, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
 import {
   adjustRule, carryRule, conditionRule, overflowRule, parityRule, shiftCarryRule, shiftOverflowRule, signRule, zeroRule,
   LZ_NONE, SHIFT_ROL, SHIFT_ROR, SHIFT_SHL, SHIFT_SHR, type CcFlags, type FlagOps,
 } from '../../cpu/flag-rules.ts';
-import { FLAG_AF, FLAG_CF, FLAG_OF, FLAGS_ARITH } from '../../cpu/constants.ts';
+import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAGS_ARITH } from '../../cpu/constants.ts';
 import { stepAgain, type Block, type Exec } from '../../cpu/blocks.ts';
 import { decodeInstr, MAX_INSTRUCTION_BYTES, newMemOperand, type Instr, type MemOperand } from '../../cpu/decoder.ts';
 import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
@@ -121,8 +121,26 @@ const TRANSLATED_ALU = new Set([ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_
 const O16 = new Set([
   ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => [k * 8 + 1, k * 8 + 3, k * 8 + 5]),
   ...Array.from({ length: 16 }, (_, i) => 0x40 + i),
-  0x81, 0x83, 0x85, 0x89, 0x8b, 0x90, 0xc1, 0xc7, 0xd1, 0xd3, 0xff,
+  0x81, 0x83, 0x85, 0x87, 0x89, 0x8b, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0xc1, 0xc7, 0xd1, 0xd3, 0xff,
+  0x0fb1, 0x0fc1, 0x0fba,
 ]);
+
+/**
+ * LOCK-prefixed forms the translator generates (memory destinations; one CPU, so the
+ * instruction itself): ALU ops but CMP, group 1 but CMP, NOT/NEG, INC/DEC, XCHG,
+ * CMPXCHG, XADD, BTS/BTR/BTC with an immediate.
+ */
+function lockedForm(d: Instr): boolean {
+  const op = d.opcode;
+  const reg = (d.modrm >> 3) & 7;
+  if (d.mem === null) return false;
+  if (op < 0x40) return (op & 7) < 2 && (op >> 3) !== ALU_CMP;
+  if (op >= 0x80 && op <= 0x83) return reg !== ALU_CMP;
+  if (op === 0xf6 || op === 0xf7) return reg === 2 || reg === 3;
+  if (op === 0xfe || op === 0xff) return reg < 2;
+  if (op === 0x0fba) return reg > 4;
+  return op === 0x86 || op === 0x87 || op === 0x0fb0 || op === 0x0fb1 || op === 0x0fc0 || op === 0x0fc1;
+}
 
 /**
  * System instructions native code runs through Cpu.step() and goes on after (and
@@ -295,7 +313,8 @@ class Gen {
         // A system instruction, the block's last: through step() and on, or the interpreter runs it.
         const s = steppedAt(this.index, this.mem, b.phys + at);
         if (s !== null) {
-          this.exec(stepAgain, s.length);
+          // A LOCK-prefixed form the translator covers is generated; the rest go through step().
+          if (!(s.lock && this.emit(s, at + s.length))) this.exec(stepAgain, s.length);
           this.chain(b.phys + at + s.length, at + s.length, i + 1);
         } else if (i === 0 && crossesPage(this.index, this.mem, b.phys)) {
           this.crossing(b);
@@ -738,7 +757,7 @@ class Gen {
 
   /** Emit one instruction; false when it is not covered (emit() drops what it wrote). */
   private instruction(d: Instr): boolean {
-    if (!d.a32 || d.rep !== 0 || d.lock || !d.entry) return false;
+    if (!d.a32 || d.rep !== 0 || (d.lock && !lockedForm(d)) || !d.entry) return false;
     const op = d.opcode;
     if (!d.o32 && !O16.has(op)) return false;
     /** The width and bytes of a v (16/32-bit) operand. */
@@ -961,6 +980,123 @@ class Gen {
         this.nest--;
         return true;
       }
+      case 0x86: case 0x87: { // XCHG E, G: E is read (for a write) first, then written, then G
+        const bits = op === 0x86 ? 8 : vbits;
+        const len = (bits >> 3) as 1 | 2 | 4;
+        if (!m) {
+          this.regBits(bits, rm); c.set(A);
+          this.regBits(bits, reg); c.set(B);
+          this.setReg(bits, rm, B);
+          this.setReg(bits, reg, A);
+          return true;
+        }
+        if (!this.address(m, true)) return false;
+        this.load(m.seg, len, true);
+        c.set(A);
+        this.regBits(bits, reg); c.set(B);
+        this.store(m.seg, len, B);
+        this.setReg(bits, reg, A);
+        return true;
+      }
+      case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97: // XCHG eAX, r
+        this.regBits(vbits, EAX); c.set(A);
+        this.regBits(vbits, op & 7); c.set(B);
+        this.setReg(vbits, EAX, B);
+        this.setReg(vbits, op & 7, A);
+        return true;
+      case 0x0fb0: case 0x0fb1: { // CMPXCHG E, G: flags of acc - E; E := G if equal, else E := E and acc := E
+        const bits = op === 0x0fb0 ? 8 : vbits;
+        const len = (bits >> 3) as 1 | 2 | 4;
+        if (m) {
+          if (!this.address(m, true)) return false;
+          this.load(m.seg, len, true);
+        } else {
+          this.regBits(bits, rm);
+        }
+        c.set(B);
+        this.regBits(bits, EAX); c.set(A);
+        c.get(A).get(B).op(Op.i32Sub);
+        if (bits !== 32) c.i32((1 << bits) - 1).op(Op.i32And);
+        c.set(R);
+        this.setLazy(LZ_SUB, () => c.get(A), () => c.get(B), () => c.get(R), bits);
+        this.regBits(bits, reg); c.get(B).get(A).get(B).op(Op.i32Eq).op(Op.select).set(CY);
+        if (m) this.store(m.seg, len, CY); else this.setReg(bits, rm, CY);
+        c.get(A).get(B).op(Op.i32Ne).op(Op.if, BLOCK_VOID);
+        this.nest++;
+        this.setReg(bits, EAX, B);
+        c.op(Op.end);
+        this.nest--;
+        return true;
+      }
+      case 0x0fc0: case 0x0fc1: { // XADD E, G: R := E + G (flags of the ADD), G := E, then E := R
+        const bits = op === 0x0fc0 ? 8 : vbits;
+        const len = (bits >> 3) as 1 | 2 | 4;
+        if (m) {
+          if (!this.address(m, true)) return false;
+          this.load(m.seg, len, true);
+        } else {
+          this.regBits(bits, rm);
+        }
+        c.set(A);
+        this.regBits(bits, reg); c.set(B);
+        this.alu(ALU_ADD, bits);
+        this.setReg(bits, reg, A);
+        if (m) this.store(m.seg, len, R); else this.setReg(bits, rm, R);
+        return true;
+      }
+      case 0x0fba: { // BT/BTS/BTR/BTC E, imm8: CF := the bit (the other flags stay), then the bit is set, cleared or flipped
+        if (reg < 4) return false;
+        const len = vlen as 2 | 4;
+        const bit = d.imm & (vbits - 1);
+        if (m) {
+          if (!this.address(m, reg !== 4)) return false;
+          this.load(m.seg, len, reg !== 4);
+        } else {
+          this.regBits(vbits, rm);
+        }
+        c.set(A);
+        if (reg !== 4) {
+          c.get(A).i32(1 << bit);
+          if (reg === 5) c.op(Op.i32Or);
+          else if (reg === 6) c.i32(-1).op(Op.i32Xor).op(Op.i32And);
+          else c.op(Op.i32Xor);
+          c.set(R);
+          if (m) this.store(m.seg, len, R); else this.setReg(vbits, rm, R);
+        }
+        this.carryFlag(() => { c.get(A).i32(bit).op(Op.i32ShrU).i32(1).op(Op.i32And); });
+        return true;
+      }
+      case 0xfc: case 0xfd: // CLD, STD
+        this.storeArea(L.OFF_FLAGS, () => {
+          c.i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(~FLAG_DF).op(Op.i32And);
+          if (op === 0xfd) c.i32(FLAG_DF).op(Op.i32Or);
+        });
+        return true;
+      case 0xa4: case 0xa5: case 0xaa: case 0xab: { // MOVS, STOS without REP: [ES:EDI] := [seg:ESI] or AL/EAX, then ESI/EDI step by DF
+        if (!d.o32 && (op & 1)) return false;
+        const len = op & 1 ? 4 : 1;
+        const movs = op < 0xaa;
+        const src = newMemOperand();
+        src.seg = d.segOverride >= 0 ? d.segOverride : DS;
+        src.base = ESI;
+        const dst = newMemOperand();
+        dst.seg = ES;
+        dst.base = EDI;
+        if (movs) {
+          if (!this.address(src, false)) return false;
+          this.load(src.seg, len);
+        } else {
+          this.regBits(len * 8, EAX);
+        }
+        c.set(A);
+        if (!this.address(dst, true)) return false;
+        this.store(ES, len, A);
+        // the step: len, or -len with DF set
+        c.i32(len).i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(10 - Math.log2(len) - 1).op(Op.i32ShrU).i32(len * 2).op(Op.i32And).op(Op.i32Sub).set(B);
+        if (movs) this.setReg32(ESI, () => { this.reg32(ESI); c.get(B).op(Op.i32Add); });
+        this.setReg32(EDI, () => { this.reg32(EDI); c.get(B).op(Op.i32Add); });
+        return true;
+      }
       case 0x0fb6: case 0x0fbe: case 0x0fb7: case 0x0fbf: {
         const word = op === 0x0fb7 || op === 0x0fbf;
         const signed = op === 0x0fbe || op === 0x0fbf;
@@ -1015,6 +1151,14 @@ class Gen {
     const c = this.c;
     this.materialize();
     this.setFlagsArea(~(FLAG_CF | FLAG_OF), () => { c.get(B).i32(FLAG_CF | FLAG_OF).op(Op.i32Mul).op(Op.i32Or); });
+  }
+
+  /** CF := what `bit` pushes (0 or 1); the other flags stay (editFlags, as BT does). */
+  private carryFlag(bit: () => void): void {
+    if (this.dead[this.insn]) return;
+    const c = this.c;
+    this.materialize();
+    this.setFlagsArea(~FLAG_CF, () => { bit(); c.op(Op.i32Or); });
   }
 
   /** R := A + 1 or A - 1 and the record inc()/dec() write (CF kept in the record's carry). */
