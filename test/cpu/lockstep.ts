@@ -284,7 +284,7 @@ function program(r: Rng, cpl: 0 | 3): number[] {
       case 34: {
         // XCHG, CMPXCHG (equal and not: EAX loaded from the operand first, at times), XADD, BT/BTS/BTR/BTC imm8, of
         // registers and memory, 8-, 16- and 32-bit, LOCK-prefixed at times; MOVS/STOS without REP, forwards and backwards
-        const k = r.int(5);
+        const k = r.int(6);
         const lock = () => { if (r.chance(0.3)) out.push(0xf0); };
         /** The ModRM bytes of a memory operand with reg field `reg`, to use twice. */
         const operand = (reg: number) => { const at = out.length; mem(reg); return out.splice(at); };
@@ -315,6 +315,22 @@ function program(r: Rng, cpl: 0 | 3): number[] {
           else { if (ext > 4) lock(); out.push(0x0f, 0xba, ...operand(ext)); }
           out.push(r.chance(0.2) ? r.pick([0, 15, 16, 31, 32]) : r.int(256));
           if (r.chance(0.5)) out.push(0x0f, 0x92, 0xc0 | r.pick([0, 2, 3, 6, 7])); // setc r8: CF read
+        } else if (k === 4) {
+          // DIV EDX:EAX by a register or [m], EDX made small first (else #DE when EDX >= the divisor); or by EBX set to
+          // 0, 1 or 0x10000 with EDX = 0x20000 or less: #DE at times, and the handler's EBX (SAFE) lets the retry through
+          if (r.chance(0.4)) {
+            out.push(0xba); d32(out, r.pick([0x20000, r.int(0x20000)])); // mov edx, n
+            out.push(0xbb); d32(out, r.pick([0, 1, 0x10000])); // mov ebx, d
+            out.push(0xf7, 0xf3); // div ebx
+            out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
+          } else {
+            if (r.chance(0.7)) out.push(0x31, 0xd2); // xor edx, edx
+            else out.push(0xc1, 0xea, r.range(8, 31)); // shr edx, n
+            out.push(0xf7);
+            if (r.chance(0.6)) out.push(0xc0 | (6 << 3) | r.pick([3, 5, 7, 1])); else mem(6);
+          }
+          // the flags after DIV: all of them (pushfd; pop r), or one (setcc)
+          if (r.chance(0.5)) out.push(0x9c, 0x58 + r.pick(DEST)); else out.push(0x0f, 0x90 + r.pick([2, 4, 8, 10]), 0xc0 | r.pick([0, 3, 6, 7]));
         } else {
           out.push(0x56, 0x57); // push esi; push edi
           out.push(0xbe); d32(out, DATA + 0x800 + r.int(0x400)); // mov esi, DATA + x

@@ -26,7 +26,7 @@ import {
   adjustRule, carryRule, conditionRule, overflowRule, parityRule, shiftCarryRule, shiftOverflowRule, signRule, zeroRule,
   LZ_NONE, SHIFT_ROL, SHIFT_ROR, SHIFT_SHL, SHIFT_SHR, type CcFlags, type FlagOps,
 } from '../../cpu/flag-rules.ts';
-import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAGS_ARITH } from '../../cpu/constants.ts';
+import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF, FLAGS_ARITH } from '../../cpu/constants.ts';
 import { stepAgain, type Block, type Exec } from '../../cpu/blocks.ts';
 import { decodeInstr, MAX_INSTRUCTION_BYTES, newMemOperand, type Instr, type MemOperand } from '../../cpu/decoder.ts';
 import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
@@ -278,6 +278,8 @@ class Gen {
    * from before); its operands and result are in LZA, LZB, LZR then.
    */
   private known: { op: number; bits: number } | null = null;
+  /** The decoded closure of the instruction being emitted (for a path that leaves it to the interpreter), when it has one. */
+  private closure: Exec | null = null;
   /** Per instruction of the block: the flags it leaves are never seen (deadFlags), so none are computed. */
   private dead: boolean[] = [];
   /** The mode bits the code depends on: the segments it addresses inline (an instruction left to its closure checks its own). */
@@ -334,7 +336,9 @@ class Gen {
         this.chain(b.phys + end, end, i + 1);
         return;
       }
+      this.closure = b.execs[i];
       if (!this.emit(d, end)) this.exec(b.execs[i], end - at);
+      this.closure = null;
       at = end;
     }
     this.chain(b.phys + b.bytes, b.bytes, b.count);
@@ -901,6 +905,7 @@ class Gen {
           return true;
         }
         if (reg === 4 || reg === 5) return this.mulAcc(m, rm, bits, reg === 5);
+        if (reg === 6 && bits === 32) return this.div(m, rm, d.length);
         if (reg !== 2 && reg !== 3) return false;
         return this.rmwE(m, rm, len, () => {
           if (reg === 2) { // NOT: no flags
@@ -1142,6 +1147,39 @@ class Gen {
       c.set(B);
     }
     this.mulFlags();
+    return true;
+  }
+
+  /**
+   * DIV EDX:EAX by E (F7 /6, 32-bit): EAX := the quotient, EDX := the remainder, AF set,
+   * SF, ZF and PF clear (setDivFlags). A divisor of 0 or a quotient over 32 bits (EDX >= E)
+   * runs the instruction's closure instead, which raises #DE as the interpreter does.
+   */
+  private div(m: MemOperand | null, rm: number, length: number): boolean {
+    const closure = this.closure;
+    if (closure === null || !this.loadE(m, rm, 4)) return false;
+    const c = this.c;
+    c.set(A);
+    this.reg32(2); c.set(B);
+    c.get(A).op(Op.i32Eqz).get(B).get(A).op(Op.i32GeU).op(Op.i32Or).op(Op.if, BLOCK_VOID);
+    this.nest++;
+    const { known, cached } = this;
+    this.exec(closure, length);
+    this.known = known;
+    this.cached = cached;
+    c.op(Op.else);
+    c.get(B).op(Op.i64ExtendI32U).i32(32).op(Op.i64ExtendI32U, Op.i64Shl);
+    this.reg32(0); c.op(Op.i64ExtendI32U, Op.i64Or).set(P64);
+    this.setReg32(0, () => { c.get(P64).get(A).op(Op.i64ExtendI32U, Op.i64DivU, Op.i32WrapI64); });
+    this.setReg32(2, () => { c.get(P64).get(A).op(Op.i64ExtendI32U, Op.i64RemU, Op.i32WrapI64); });
+    if (!this.dead[this.insn]) {
+      this.materialize();
+      this.setFlagsArea(~(FLAG_AF | FLAG_SF | FLAG_ZF | FLAG_PF), () => { c.i32(FLAG_AF).op(Op.i32Or); });
+    }
+    c.op(Op.end);
+    this.nest--;
+    this.known = null; // the record in the area (materialized) on one way, the closure's on the other
+    this.cached = 0;
     return true;
   }
 
