@@ -196,12 +196,18 @@ function program(r: Rng, cpl: 0 | 3): number[] {
         break;
       }
       case 28: {
-        // a long REP string (run by the interpreter's closure from generated code; budgets and interrupts stop it midway)
-        out.push(0x51, 0xb9); d32(out, r.range(1, 3000)); // push ecx; mov ecx, n
-        out.push(0xbf); d32(out, DATA + r.int(0x400)); // mov edi, DATA + x
-        if (r.chance(0.5)) { out.push(0xbe); d32(out, DATA + 0x800 + r.int(0x400)); out.push(0xf3, r.pick([0xa4, 0xa5])); } // rep movs
+        // a REP string: long (run by the interpreter's closure from generated code; budgets and interrupts stop it
+        // midway) or short (generated code, element by element, until one leaves the TLB's fast path: onto the next,
+        // read-only or code page, or misaligned), forwards or backwards
+        const short = r.chance(0.5);
+        out.push(0x51, 0x56, 0x57, 0xb9); d32(out, short ? r.int(80) : r.range(1, 3000)); // push ecx; push esi; push edi; mov ecx, n
+        out.push(0xbf); d32(out, r.pick([DATA + r.int(0x400), DATA + 0xfc0 + r.int(0x40), RO + r.int(0x100), CODE + 0x100 + r.int(0x40)])); // mov edi, x
+        const std = short && r.chance(0.3);
+        if (std) out.push(0xfd);
+        if (r.chance(0.5)) { out.push(0xbe); d32(out, DATA + 0x800 + r.int(0x400)); out.push(r.pick([0xf3, 0xf2]), r.pick([0xa4, 0xa5])); } // rep movs
         else out.push(0xf3, r.pick([0xaa, 0xab])); // rep stos
-        out.push(0x59); // pop ecx
+        if (std) out.push(0xfc);
+        out.push(0x5f, 0x5e, 0x59); // pop edi; pop esi; pop ecx
         break;
       }
       case 29: {

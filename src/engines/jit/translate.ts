@@ -26,7 +26,7 @@ import {
   adjustRule, carryRule, conditionRule, overflowRule, parityRule, shiftCarryRule, shiftOverflowRule, signRule, zeroRule,
   LZ_NONE, SHIFT_ROL, SHIFT_ROR, SHIFT_SHL, SHIFT_SHR, type CcFlags, type FlagOps,
 } from '../../cpu/flag-rules.ts';
-import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF, FLAGS_ARITH } from '../../cpu/constants.ts';
+import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_TF, FLAG_ZF, FLAGS_ARITH } from '../../cpu/constants.ts';
 import { stepAgain, type Block, type Exec } from '../../cpu/blocks.ts';
 import { decodeInstr, MAX_INSTRUCTION_BYTES, newMemOperand, type Instr, type MemOperand } from '../../cpu/decoder.ts';
 import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
@@ -124,6 +124,10 @@ const O16 = new Set([
   0x81, 0x83, 0x85, 0x87, 0x89, 0x8b, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0xc1, 0xc7, 0xd1, 0xd3, 0xff,
   0x0fb1, 0x0fc1, 0x0fba,
 ]);
+
+/** REP MOVS/STOS, bytes and dwords, generated for counts up to REP_INLINE (Gen.repString). */
+const REP_STRINGS = new Set([0xa4, 0xa5, 0xaa, 0xab]);
+const REP_INLINE = 64;
 
 /**
  * LOCK-prefixed forms the translator generates (memory destinations; one CPU, so the
@@ -761,7 +765,7 @@ class Gen {
 
   /** Emit one instruction; false when it is not covered (emit() drops what it wrote). */
   private instruction(d: Instr): boolean {
-    if (!d.a32 || d.rep !== 0 || (d.lock && !lockedForm(d)) || !d.entry) return false;
+    if (!d.a32 || (d.rep !== 0 && !REP_STRINGS.has(d.opcode)) || (d.lock && !lockedForm(d)) || !d.entry) return false;
     const op = d.opcode;
     if (!d.o32 && !O16.has(op)) return false;
     /** The width and bytes of a v (16/32-bit) operand. */
@@ -1079,6 +1083,7 @@ class Gen {
         return true;
       case 0xa4: case 0xa5: case 0xaa: case 0xab: { // MOVS, STOS without REP: [ES:EDI] := [seg:ESI] or AL/EAX, then ESI/EDI step by DF
         if (!d.o32 && (op & 1)) return false;
+        if (d.rep !== 0) return this.repString(d);
         const len = op & 1 ? 4 : 1;
         const movs = op < 0xaa;
         const src = newMemOperand();
@@ -1114,6 +1119,73 @@ class Gen {
       default:
         return false;
     }
+  }
+
+  /**
+   * REP MOVS/STOS (bytes or dwords) of at most REP_INLINE elements, with TF clear: one
+   * element at a time while both accesses take the TLB's fast path (RAM, aligned, not
+   * over code), ESI/EDI/ECX updated after each as the interpreter does; the first that
+   * does not, and any longer count, go to the instruction's closure, which does the rest
+   * (within one REP_BUDGET, so it never yields, as the interpreter would not).
+   */
+  private repString(d: Instr): boolean {
+    const closure = this.closure;
+    if (closure === null) return false;
+    const c = this.c;
+    const op = d.opcode;
+    const len = op & 1 ? 4 : 1;
+    const movs = op < 0xaa;
+    const src = newMemOperand();
+    src.seg = d.segOverride >= 0 ? d.segOverride : DS;
+    src.base = ESI;
+    const dst = newMemOperand();
+    dst.seg = ES;
+    dst.base = EDI;
+    const mark = c.length;
+    c.op(Op.block, BLOCK_VOID); // $done
+    c.op(Op.block, BLOCK_VOID); // $slow
+    this.nest += 2;
+    this.reg32(ECX); c.i32(REP_INLINE).op(Op.i32GtU);
+    c.i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(FLAG_TF).op(Op.i32And).op(Op.i32Or).br(0, Op.brIf);
+    // the step: len, or -len with DF set
+    c.i32(len).i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(10 - Math.log2(len) - 1).op(Op.i32ShrU).i32(len * 2).op(Op.i32And).op(Op.i32Sub).set(B);
+    c.op(Op.loop, BLOCK_VOID);
+    this.nest++;
+    this.reg32(ECX); c.op(Op.i32Eqz).br(2, Op.brIf);
+    if (movs) {
+      if (!this.address(src, false)) return this.undo(mark, 3);
+      this.tlbHit(len, this.masks.read);
+      c.op(Op.i32Eqz).br(1, Op.brIf);
+      c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor).mem(len === 4 ? Op.i32Load : Op.i32Load8U, 0, len === 4 ? 2 : 0).set(A);
+    } else {
+      this.regBits(len * 8, EAX); c.set(A);
+    }
+    if (!this.address(dst, true)) return this.undo(mark, 3);
+    this.tlbHit(len, this.masks.write);
+    c.op(Op.i32Eqz).br(1, Op.brIf);
+    c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor).get(A).mem(len === 4 ? Op.i32Store : Op.i32Store8, 0, len === 4 ? 2 : 0);
+    if (movs) this.setReg32(ESI, () => { this.reg32(ESI); c.get(B).op(Op.i32Add); });
+    this.setReg32(EDI, () => { this.reg32(EDI); c.get(B).op(Op.i32Add); });
+    this.setReg32(ECX, () => { this.reg32(ECX); c.i32(1).op(Op.i32Sub); });
+    c.br(0);
+    c.op(Op.end); // loop
+    this.nest--;
+    c.op(Op.end); // $slow: the rest through the closure
+    this.nest--;
+    const known = this.known;
+    this.exec(closure, d.length);
+    this.known = known; // the string instructions leave the flags alone
+    c.op(Op.end); // $done
+    this.nest--;
+    this.cached = 0;
+    return true;
+  }
+
+  /** Give up on the instruction being emitted, whose code began at `mark` inside `nest` structures. */
+  private undo(mark: number, nest: number): false {
+    this.c.truncate(mark);
+    this.nest -= nest;
+    return false;
   }
 
   /**
