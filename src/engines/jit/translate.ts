@@ -125,6 +125,17 @@ const O16 = new Set([
   0x0fb1, 0x0fc1, 0x0fba,
 ]);
 
+/** MOVS/STOS (A4 A5 AA AB): the element's size, whether it reads, and its operands [seg:ESI] and [ES:EDI]. */
+function stringOperands(d: Instr): { len: 1 | 4; movs: boolean; src: MemOperand; dst: MemOperand } {
+  const src = newMemOperand();
+  src.seg = d.segOverride >= 0 ? d.segOverride : DS;
+  src.base = ESI;
+  const dst = newMemOperand();
+  dst.seg = ES;
+  dst.base = EDI;
+  return { len: d.opcode & 1 ? 4 : 1, movs: d.opcode < 0xaa, src, dst };
+}
+
 /** REP MOVS/STOS, bytes and dwords, generated for counts up to REP_INLINE (Gen.repString). */
 const REP_STRINGS = new Set([0xa4, 0xa5, 0xaa, 0xab]);
 const REP_INLINE = 64;
@@ -1016,12 +1027,7 @@ class Gen {
       case 0x0fb0: case 0x0fb1: { // CMPXCHG E, G: flags of acc - E; E := G if equal, else E := E and acc := E
         const bits = op === 0x0fb0 ? 8 : vbits;
         const len = (bits >> 3) as 1 | 2 | 4;
-        if (m) {
-          if (!this.address(m, true)) return false;
-          this.load(m.seg, len, true);
-        } else {
-          this.regBits(bits, rm);
-        }
+        if (!this.loadRmwE(m, rm, len, true)) return false;
         c.set(B);
         this.regBits(bits, EAX); c.set(A);
         c.get(A).get(B).op(Op.i32Sub);
@@ -1029,7 +1035,7 @@ class Gen {
         c.set(R);
         this.setLazy(LZ_SUB, () => c.get(A), () => c.get(B), () => c.get(R), bits);
         this.regBits(bits, reg); c.get(B).get(A).get(B).op(Op.i32Eq).op(Op.select).set(CY);
-        if (m) this.store(m.seg, len, CY); else this.setReg(bits, rm, CY);
+        this.storeE(m, rm, len, CY);
         c.get(A).get(B).op(Op.i32Ne).op(Op.if, BLOCK_VOID);
         this.nest++;
         this.setReg(bits, EAX, B);
@@ -1040,29 +1046,19 @@ class Gen {
       case 0x0fc0: case 0x0fc1: { // XADD E, G: R := E + G (flags of the ADD), G := E, then E := R
         const bits = op === 0x0fc0 ? 8 : vbits;
         const len = (bits >> 3) as 1 | 2 | 4;
-        if (m) {
-          if (!this.address(m, true)) return false;
-          this.load(m.seg, len, true);
-        } else {
-          this.regBits(bits, rm);
-        }
+        if (!this.loadRmwE(m, rm, len, true)) return false;
         c.set(A);
         this.regBits(bits, reg); c.set(B);
         this.alu(ALU_ADD, bits);
         this.setReg(bits, reg, A);
-        if (m) this.store(m.seg, len, R); else this.setReg(bits, rm, R);
+        this.storeE(m, rm, len, R);
         return true;
       }
       case 0x0fba: { // BT/BTS/BTR/BTC E, imm8: CF := the bit (the other flags stay), then the bit is set, cleared or flipped
         if (reg < 4) return false;
         const len = vlen as 2 | 4;
         const bit = d.imm & (vbits - 1);
-        if (m) {
-          if (!this.address(m, reg !== 4)) return false;
-          this.load(m.seg, len, reg !== 4);
-        } else {
-          this.regBits(vbits, rm);
-        }
+        if (!this.loadRmwE(m, rm, len, reg !== 4)) return false;
         c.set(A);
         if (reg !== 4) {
           c.get(A).i32(1 << bit);
@@ -1070,7 +1066,7 @@ class Gen {
           else if (reg === 6) c.i32(-1).op(Op.i32Xor).op(Op.i32And);
           else c.op(Op.i32Xor);
           c.set(R);
-          if (m) this.store(m.seg, len, R); else this.setReg(vbits, rm, R);
+          this.storeE(m, rm, len, R);
         }
         this.carryFlag(() => { c.get(A).i32(bit).op(Op.i32ShrU).i32(1).op(Op.i32And); });
         return true;
@@ -1084,14 +1080,7 @@ class Gen {
       case 0xa4: case 0xa5: case 0xaa: case 0xab: { // MOVS, STOS without REP: [ES:EDI] := [seg:ESI] or AL/EAX, then ESI/EDI step by DF
         if (!d.o32 && (op & 1)) return false;
         if (d.rep !== 0) return this.repString(d);
-        const len = op & 1 ? 4 : 1;
-        const movs = op < 0xaa;
-        const src = newMemOperand();
-        src.seg = d.segOverride >= 0 ? d.segOverride : DS;
-        src.base = ESI;
-        const dst = newMemOperand();
-        dst.seg = ES;
-        dst.base = EDI;
+        const { len, movs, src, dst } = stringOperands(d);
         if (movs) {
           if (!this.address(src, false)) return false;
           this.load(src.seg, len);
@@ -1101,8 +1090,7 @@ class Gen {
         c.set(A);
         if (!this.address(dst, true)) return false;
         this.store(ES, len, A);
-        // the step: len, or -len with DF set
-        c.i32(len).i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(10 - Math.log2(len) - 1).op(Op.i32ShrU).i32(len * 2).op(Op.i32And).op(Op.i32Sub).set(B);
+        this.stringStep(len);
         if (movs) this.setReg32(ESI, () => { this.reg32(ESI); c.get(B).op(Op.i32Add); });
         this.setReg32(EDI, () => { this.reg32(EDI); c.get(B).op(Op.i32Add); });
         return true;
@@ -1132,23 +1120,14 @@ class Gen {
     const closure = this.closure;
     if (closure === null) return false;
     const c = this.c;
-    const op = d.opcode;
-    const len = op & 1 ? 4 : 1;
-    const movs = op < 0xaa;
-    const src = newMemOperand();
-    src.seg = d.segOverride >= 0 ? d.segOverride : DS;
-    src.base = ESI;
-    const dst = newMemOperand();
-    dst.seg = ES;
-    dst.base = EDI;
+    const { len, movs, src, dst } = stringOperands(d);
     const mark = c.length;
     c.op(Op.block, BLOCK_VOID); // $done
     c.op(Op.block, BLOCK_VOID); // $slow
     this.nest += 2;
     this.reg32(ECX); c.i32(REP_INLINE).op(Op.i32GtU);
     c.i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(FLAG_TF).op(Op.i32And).op(Op.i32Or).br(0, Op.brIf);
-    // the step: len, or -len with DF set
-    c.i32(len).i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(10 - Math.log2(len) - 1).op(Op.i32ShrU).i32(len * 2).op(Op.i32And).op(Op.i32Sub).set(B);
+    this.stringStep(len);
     c.op(Op.loop, BLOCK_VOID);
     this.nest++;
     this.reg32(ECX); c.op(Op.i32Eqz).br(2, Op.brIf);
@@ -1179,6 +1158,12 @@ class Gen {
     this.nest--;
     this.cached = 0;
     return true;
+  }
+
+  /** B := a string instruction's step: len, or -len with DF set. */
+  private stringStep(len: 1 | 4): void {
+    const c = this.c;
+    c.i32(len).i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(9 - Math.log2(len)).op(Op.i32ShrU).i32(len * 2).op(Op.i32And).op(Op.i32Sub).set(B);
   }
 
   /** Give up on the instruction being emitted, whose code began at `mark` inside `nest` structures. */
@@ -1339,19 +1324,10 @@ class Gen {
    * the flags), E := R. false when m's segment is not flat.
    */
   private rmwE(m: MemOperand | null, rm: number, len: 1 | 2 | 4, body: () => void): boolean {
-    const c = this.c;
-    if (!m) {
-      this.regBits(len * 8, rm);
-      c.set(A);
-      body();
-      this.setReg(len * 8, rm, R);
-      return true;
-    }
-    if (!this.address(m, true)) return false;
-    this.load(m.seg, len, true);
-    c.set(A);
+    if (!this.loadRmwE(m, rm, len, true)) return false;
+    this.c.set(A);
     body(); // the flags before the store, as the interpreter records them before its write
-    this.store(m.seg, len, R);
+    this.storeE(m, rm, len, R);
     return true;
   }
 
@@ -1370,12 +1346,7 @@ class Gen {
     const len = (bits >> 3) as 1 | 2 | 4;
     const mask = bits === 32 ? -1 : (1 << bits) - 1;
     const rotate = op === SHIFT_ROL || op === SHIFT_ROR;
-    if (m) {
-      if (!this.address(m, true)) return false;
-      this.load(m.seg, len, true);
-    } else {
-      this.regBits(bits, rm);
-    }
+    if (!this.loadRmwE(m, rm, len, true)) return false;
     c.set(A);
     const n = (): void => { if (count === null) c.get(CY); else c.i32(count); };
     if (count === null) {
@@ -1425,13 +1396,33 @@ class Gen {
         parityRule(f)(); c.i32(2).op(Op.i32Shl).op(Op.i32Or);
       });
     }
-    if (m) this.store(m.seg, len, R); else this.setReg(bits, rm, R);
+    this.storeE(m, rm, len, R);
     if (count === null) {
       c.op(Op.end);
       this.nest--;
       this.known = null; // the flags are in EFLAGS or in the record before, by the count
     }
     return true;
+  }
+
+  /**
+   * Push the E operand of len bytes for an instruction that may write it back (write: the
+   * write permission is checked with the read, as readRmw does); false when m's segment
+   * is not flat for that.
+   */
+  private loadRmwE(m: MemOperand | null, rm: number, len: 1 | 2 | 4, write: boolean): boolean {
+    if (!m) {
+      this.regBits(len * 8, rm);
+      return true;
+    }
+    if (!this.address(m, write)) return false;
+    this.load(m.seg, len, write);
+    return true;
+  }
+
+  /** E := local v, after loadRmwE addressed it (memory m, or register rm). */
+  private storeE(m: MemOperand | null, rm: number, len: 1 | 2 | 4, v: number): void {
+    if (m) this.store(m.seg, len, v); else this.setReg(len * 8, rm, v);
   }
 
   /** Push the E operand of len bytes: memory m, or register rm (8-, 16- or 32-bit); false when m's segment is not flat. */
