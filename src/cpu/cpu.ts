@@ -1664,14 +1664,6 @@ export class Cpu implements FpuHost {
     this.flags = this.s32[L.OFF_FLAGS >> 2];
   }
 
-  /** For native code: fold the lazy-flag record in the CPU area into its EFLAGS there (materializeFlags). */
-  nativeMaterialize(): void {
-    this.loadNativeFlags();
-    this.materializeFlags();
-    this.s32[L.OFF_FLAGS >> 2] = this.flags;
-    this.s32[L.OFF_LZ_OP >> 2] = LZ_NONE;
-  }
-
   /** The live decoded blocks of physical page `page`. */
   blocksOnPage(page: number): Block[] {
     const list = this.pageBlocks.get(page);

@@ -64,8 +64,9 @@ for (const changing of [false, true]) {
   });
 }
 
-for (const kind of ['mul', 'shift'] as const) {
-  test(`jit and interp in lockstep over ${kind === 'mul' ? 'multiplies' : 'shifts and rotates'} whose results and flags are all read`, (t) => {
+const FOLD_NAMES = { mul: 'multiplies', shift: 'shifts and rotates', carried: 'BT, DIV, MUL and ROL after flags set in the block before' };
+for (const kind of ['mul', 'shift', 'carried'] as const) {
+  test(`jit and interp in lockstep over ${FOLD_NAMES[kind]} whose results and flags are all read`, (t) => {
     let native = 0;
     for (let i = 0; i < 24; i++) {
       const r = lockstepCase(seed, i, 300, 2, foldProgram(seed, i, kind));

@@ -315,12 +315,15 @@ function program(r: Rng, cpl: 0 | 3): number[] {
           if (r.chance(0.4)) out.push(0x0f, op, 0xc0 | (dst() << 3) | (op === 0xc0 ? r.pick([0, 2, 6, 7]) : dst()));
           else { lock(); out.push(0x0f, op, ...operand(r.pick(DEST))); }
         } else if (k === 3) {
+          // at times the flags come from the block before (add; jmp to the next instruction): BT folds that record first
+          if (r.chance(0.4)) out.push(r.pick([0x01, 0x29, 0x11]), 0xc0 | (any() << 3) | dst(), 0xeb, 0x00);
           const ext = r.range(4, 8);
           if (o16) out.push(0x66);
           if (r.chance(0.4)) out.push(0x0f, 0xba, 0xc0 | (ext << 3) | dst());
           else { if (ext > 4) lock(); out.push(0x0f, 0xba, ...operand(ext)); }
           out.push(r.chance(0.2) ? r.pick([0, 15, 16, 31, 32]) : r.int(256));
           if (r.chance(0.5)) out.push(0x0f, 0x92, 0xc0 | r.pick([0, 2, 3, 6, 7])); // setc r8: CF read
+          else out.push(0x9c, 0x58 + r.pick(DEST)); // pushfd; pop r: the flags BT kept
         } else if (k === 4) {
           // DIV EDX:EAX by a register or [m], EDX made small first (else #DE when EDX >= the divisor); or by EBX set to
           // 0, 1 or 0x10000 with EDX = 0x20000 or less: #DE at times, and the handler's EBX (SAFE) lets the retry through
@@ -495,7 +498,7 @@ export function modeChangeProgram(): number[] {
  * rotates by 1, imm8 and CL in 8, 16 and 32 bits (RCL/RCR too), then a SETcc of any
  * condition and PUSHF.
  */
-export function foldProgram(seed: number, index: number, kind: 'mul' | 'shift'): number[] {
+export function foldProgram(seed: number, index: number, kind: 'mul' | 'shift' | 'carried'): number[] {
   const r = Rng.forCase(seed, `lockstep-${kind}`, index);
   const out: number[] = [0xb9]; d32(out, 400); // mov ecx, 400
   out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
@@ -508,7 +511,20 @@ export function foldProgram(seed: number, index: number, kind: 'mul' | 'shift'):
     out.push(0x33, 0xfd); // xor edi, ebp
     out.push(0x89, 0xf8); // mov eax, edi
     if (r.chance(0.5)) out.push(0xc1, 0xf8, r.int(32)); // sar eax, n: small and negative values too
-    if (kind === 'mul') {
+    if (kind === 'carried') {
+      // flags set by an ADD, SUB or ADC of the new values, then a jump to the next instruction, so the next block
+      // starts with a record written before it: BT, DIV, MUL or ROL fold it first (keeping some of its flags), and
+      // PUSHFD reads them all
+      out.push(r.pick([0x01, 0x29, 0x11]), 0xf8); // add/sub/adc eax, edi
+      out.push(0xeb, 0x00); // jmp to the next instruction
+      switch (r.int(4)) {
+        case 0: out.push(0x0f, 0xba, 0xe0 | (r.int(4) << 3), r.int(256)); break; // bt/bts/btr/btc eax, imm8
+        case 1: out.push(0xba); d32(out, 0); out.push(0xf7, 0xf1); break; // mov edx, 0; div ecx
+        case 2: out.push(0xf7, 0xe7); break; // mul edi
+        default: out.push(0xc1, 0xc0, r.range(1, 32)); break; // rol eax, n
+      }
+      out.push(0x9c, 0x5a, 0x01, 0xd5, 0x01, 0xc5); // pushfd; pop edx; add ebp, edx; add ebp, eax
+    } else if (kind === 'mul') {
       switch (r.int(7)) {
         case 0: out.push(0xf7, r.pick([0xe7, 0xe9])); break; // mul edi / imul ecx
         case 1: out.push(0xf7, r.pick([0x63, 0x6b])); memK(); break; // mul/imul dword [ebx+k]

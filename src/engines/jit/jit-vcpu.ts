@@ -160,7 +160,6 @@ class Translator implements BlockTranslator {
       wr8: (seg, off, v) => { c.write8(c.linear(seg, off, 1, true), v & 0xff); return c.blockStopped ? 1 : 0; },
       wr16: (seg, off, v) => { c.write16(c.linear(seg, off, 2, true), v & 0xffff); return c.blockStopped ? 1 : 0; },
       wr32: (seg, off, v) => { c.write32(c.linear(seg, off, 4, true), v); return c.blockStopped ? 1 : 0; },
-      mat: () => { c.nativeMaterialize(); return 0; },
     };
   }
 
@@ -211,6 +210,7 @@ class Translator implements BlockTranslator {
       functions: [
         { type: { params: [], results: [I32] }, locals: this.flagFns.cf.locals, body: this.flagFns.cf.body },
         { type: { params: [I32], results: [I32] }, locals: this.flagFns.cc.locals, body: this.flagFns.cc.body },
+        { type: { params: [], results: [I32] }, locals: this.flagFns.mat.locals, body: this.flagFns.mat.body },
         ...made.map((m, i) => ({ type: PAGE_TYPE, locals: PAGE_LOCALS, locals64: PAGE_LOCALS64, body: m.body, exportName: `p${i}` })),
       ],
     });

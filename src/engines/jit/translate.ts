@@ -46,8 +46,6 @@ export const HELPERS = [
   { name: 'wr8', params: 3, result: true },
   { name: 'wr16', params: 3, result: true },
   { name: 'wr32', params: 3, result: true },
-  /** Fold the lazy-flag record in the area into its EFLAGS: Cpu.nativeMaterialize. */
-  { name: 'mat', params: 0, result: false },
   /** Instruction k of the module's table, at EIP a, after b instructions done: Cpu.nativeExec (1: return now). */
   { name: 'x', params: 3, result: true },
 ] as const;
@@ -56,10 +54,12 @@ export type HelperName = (typeof HELPERS)[number]['name'];
 const H = Object.fromEntries(HELPERS.map((h, i) => [h.name, i])) as Record<HelperName, number>;
 /**
  * Functions every module holds after the helpers: CF () -> 0|1 and condition code
- * (cc) -> 0|1 of whatever the lazy record in the area holds (flagFunctions).
+ * (cc) -> 0|1 of whatever the lazy record in the area holds, and the fold of that record
+ * into EFLAGS () -> 0 (as Cpu.materializeFlags) (flagFunctions).
  */
 const F_CF = HELPERS.length;
 const F_CC = HELPERS.length + 1;
+const F_MAT = HELPERS.length + 2;
 
 /** The CPU's mode when the block is translated: the code is valid only in this mode (Cpu.nativeKey()). */
 export interface TranslationMode {
@@ -494,7 +494,7 @@ class Gen {
     if (k !== null && k.op === LZ_NONE) return;
     const c = this.c;
     if (k === null) {
-      c.call(H.mat);
+      c.call(F_MAT).op(Op.drop);
     } else {
       const f = this.flagOps(k.bits, { a: () => c.get(LZA), b: () => c.get(LZB), res: () => c.get(LZR) });
       const parts: [() => void, number][] = [
@@ -1566,7 +1566,7 @@ function switchOn(c: Code, n: number, select: () => void, body: (i: number, out:
  * that did not write the record itself (it was written before the block). Locals: see
  * the constants inside.
  */
-export function flagFunctions(area: number): { cf: { body: Code; locals: number }; cc: { body: Code; locals: number } } {
+export function flagFunctions(area: number): Record<'cf' | 'cc' | 'mat', { body: Code; locals: number }> {
   const load = (c: Code, off: number): void => { c.i32(0).mem(Op.i32Load, area + off, 2); };
   const eflagsBit = (c: Code, n: number) => (): void => { load(c, L.OFF_FLAGS); c.i32(n).op(Op.i32ShrU).i32(1).op(Op.i32And); };
   /** MASK, BITS := the record's width. */
@@ -1614,5 +1614,33 @@ export function flagFunctions(area: number): { cf: { body: Code; locals: number 
     });
     cc.op(Op.unreachable);
   }
-  return { cf: { body: cf, locals: 2 }, cc: { body: cc, locals: 7 } };
+  // mat(): locals MASK 0, BITS 1, CF 2, OF 3, AF 4; EFLAGS := its other bits and the record's, and no record
+  const mat = new Code();
+  {
+    const [MASK, BITS, CF, OF, AF] = [0, 1, 2, 3, 4];
+    width(mat, MASK, BITS);
+    const f = flagOps(mat, area, { mask: MASK, bits: BITS });
+    switchOn(mat, 8, () => load(mat, L.OFF_LZ_OP), (op, out) => {
+      if (op === LZ_NONE) {
+        mat.i32(0).op(Op.return); // EFLAGS holds the flags already
+        return;
+      }
+      carryRule(f, op)(); mat.set(CF);
+      overflowRule(f, op)(); mat.set(OF);
+      adjustRule(f, op)(); mat.set(AF);
+      mat.br(out);
+    });
+    mat.i32(0);
+    load(mat, L.OFF_FLAGS); mat.i32(~FLAGS_ARITH).op(Op.i32And);
+    mat.get(CF).op(Op.i32Or);
+    parityRule(f)(); mat.i32(2).op(Op.i32Shl).op(Op.i32Or);
+    mat.get(AF).i32(4).op(Op.i32Shl).op(Op.i32Or);
+    zeroRule(f)(); mat.i32(6).op(Op.i32Shl).op(Op.i32Or);
+    signRule(f)(); mat.i32(7).op(Op.i32Shl).op(Op.i32Or);
+    mat.get(OF).i32(11).op(Op.i32Shl).op(Op.i32Or);
+    mat.mem(Op.i32Store, area + L.OFF_FLAGS, 2);
+    mat.i32(0).i32(LZ_NONE).mem(Op.i32Store, area + L.OFF_LZ_OP, 2);
+    mat.i32(0);
+  }
+  return { cf: { body: cf, locals: 2 }, cc: { body: cc, locals: 7 }, mat: { body: mat, locals: 5 } };
 }
