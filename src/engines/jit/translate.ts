@@ -395,16 +395,10 @@ class Gen {
       c.op(Op.else).i32(0).op(Op.end);
       c.op(Op.if, BLOCK_VOID);
       this.nest++;
-      if (this.emit(d, d.length)) {
-        this.exitAt(d.length, 1);
-        c.op(Op.end);
-        this.nest--;
-        this.exec(stepAgain, 0);
-        c.get(N).i32(1).op(Op.i32Add).op(Op.return);
-        return;
-      }
+      const generated = this.emit(d, d.length);
+      if (generated) this.exitAt(d.length, 1);
       this.nest--;
-      c.truncate(mark);
+      if (generated) c.op(Op.end); else c.truncate(mark);
     }
     this.exec(stepAgain, 0);
     c.get(N).i32(1).op(Op.i32Add).op(Op.return);
@@ -679,11 +673,10 @@ class Gen {
   /** A block-ending instruction of block b ending at `end`; false when not covered (nothing emitted). */
   private branch(d: Instr, b: Block, end: number): boolean {
     const mark = this.c.length;
-    const { known, cached } = this;
+    const { known, cached, nest } = this;
     if (this.branchCode(d, b, end)) return true;
     this.c.truncate(mark);
-    this.known = known;
-    this.cached = cached;
+    this.restore(known, cached, nest);
     return false;
   }
 
@@ -751,15 +744,22 @@ class Gen {
 
   // ---- instructions
 
+  /** Back to the state before an instruction the translator gave up on (emit, branch). */
+  private restore(known: Gen['known'], cached: number, nest: number): void {
+    this.known = known;
+    this.cached = cached;
+    this.nest = nest;
+  }
+
   /** Emit one instruction ending at `end` and, after a store, the stop check; false when it is not covered (nothing emitted). */
   emit(d: Instr, end: number): boolean {
     this.stored = false;
     const mark = this.c.length;
-    const { known, cached } = this;
+    const { known, cached, nest } = this;
     if (!this.instruction(d)) {
+      // Whatever it wrote goes, and the state it changed (a form can give up inside the structures it opened).
       this.c.truncate(mark);
-      this.known = known;
-      this.cached = cached;
+      this.restore(known, cached, nest);
       return false;
     }
     this.stopCheck(end);
@@ -1000,30 +1000,10 @@ class Gen {
         this.nest--;
         return true;
       }
-      case 0x86: case 0x87: { // XCHG E, G: E is read (for a write) first, then written, then G
-        const bits = op === 0x86 ? 8 : vbits;
-        const len = (bits >> 3) as 1 | 2 | 4;
-        if (!m) {
-          this.regBits(bits, rm); c.set(A);
-          this.regBits(bits, reg); c.set(B);
-          this.setReg(bits, rm, B);
-          this.setReg(bits, reg, A);
-          return true;
-        }
-        if (!this.address(m, true)) return false;
-        this.load(m.seg, len, true);
-        c.set(A);
-        this.regBits(bits, reg); c.set(B);
-        this.store(m.seg, len, B);
-        this.setReg(bits, reg, A);
-        return true;
-      }
-      case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97: // XCHG eAX, r
-        this.regBits(vbits, EAX); c.set(A);
-        this.regBits(vbits, op & 7); c.set(B);
-        this.setReg(vbits, EAX, B);
-        this.setReg(vbits, op & 7, A);
-        return true;
+      case 0x86: case 0x87: // XCHG E, G
+        return this.xchg(m, rm, reg, op === 0x86 ? 1 : vlen as 2 | 4);
+      case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97: // XCHG r, eAX
+        return this.xchg(null, op & 7, EAX, vlen as 2 | 4);
       case 0x0fb0: case 0x0fb1: { // CMPXCHG E, G: flags of acc - E; E := G if equal, else E := E and acc := E
         const bits = op === 0x0fb0 ? 8 : vbits;
         const len = (bits >> 3) as 1 | 2 | 4;
@@ -1121,7 +1101,6 @@ class Gen {
     if (closure === null) return false;
     const c = this.c;
     const { len, movs, src, dst } = stringOperands(d);
-    const mark = c.length;
     c.op(Op.block, BLOCK_VOID); // $done
     c.op(Op.block, BLOCK_VOID); // $slow
     this.nest += 2;
@@ -1132,14 +1111,14 @@ class Gen {
     this.nest++;
     this.reg32(ECX); c.op(Op.i32Eqz).br(2, Op.brIf);
     if (movs) {
-      if (!this.address(src, false)) return this.undo(mark, 3);
+      if (!this.address(src, false)) return false;
       this.tlbHit(len, this.masks.read);
       c.op(Op.i32Eqz).br(1, Op.brIf);
       c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor).mem(len === 4 ? Op.i32Load : Op.i32Load8U, 0, len === 4 ? 2 : 0).set(A);
     } else {
       this.regBits(len * 8, EAX); c.set(A);
     }
-    if (!this.address(dst, true)) return this.undo(mark, 3);
+    if (!this.address(dst, true)) return false;
     this.tlbHit(len, this.masks.write);
     c.op(Op.i32Eqz).br(1, Op.brIf);
     c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor).get(A).mem(len === 4 ? Op.i32Store : Op.i32Store8, 0, len === 4 ? 2 : 0);
@@ -1160,17 +1139,20 @@ class Gen {
     return true;
   }
 
+  /** XCHG E, G (len bytes): E is read (for a write) first, then written, then G. */
+  private xchg(m: MemOperand | null, rm: number, reg: number, len: 1 | 2 | 4): boolean {
+    if (!this.loadRmwE(m, rm, len, true)) return false;
+    this.c.set(A);
+    this.regBits(len * 8, reg); this.c.set(B);
+    this.storeE(m, rm, len, B);
+    this.setReg(len * 8, reg, A);
+    return true;
+  }
+
   /** B := a string instruction's step: len, or -len with DF set. */
   private stringStep(len: 1 | 4): void {
     const c = this.c;
     c.i32(len).i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(9 - Math.log2(len)).op(Op.i32ShrU).i32(len * 2).op(Op.i32And).op(Op.i32Sub).set(B);
-  }
-
-  /** Give up on the instruction being emitted, whose code began at `mark` inside `nest` structures. */
-  private undo(mark: number, nest: number): false {
-    this.c.truncate(mark);
-    this.nest -= nest;
-    return false;
   }
 
   /**
