@@ -69,6 +69,6 @@ export function dispatcherModule(area: number, pages: number, tableSize: number)
     table: { module: 'env', name: 'table', size: tableSize },
     imports: [],
     memory: { module: 'env', name: 'memory', pages },
-    functions: [{ type: { params: [I32, I32, I32, I32, I32, I32], results: [I32] }, locals: 5, body: c, exportName: 'run' }],
+    functions: [{ type: { params: [I32, I32, I32, I32, I32, I32], results: [I32] }, locals: 5, body: c, exportName: 'run', name: 'dispatch' }],
   });
 }

@@ -93,6 +93,8 @@ interface Made {
   key: number;
   mask: number;
   body: Code;
+  /** The physical page number, for the function's name. */
+  page: number;
 }
 
 /** A page waiting for its function, with the mode it is translated for. */
@@ -198,7 +200,7 @@ class Translator implements BlockTranslator {
         this.stats.untranslatable++;
         continue;
       }
-      made.push({ blocks: t.blocks, key: p.key & t.mask, mask: t.mask, body: t.body });
+      made.push({ blocks: t.blocks, key: p.key & t.mask, mask: t.mask, body: t.body, page: p.page });
     }
     if (made.length === 0) {
       this.stats.compileMs += performance.now() - t0;
@@ -208,10 +210,10 @@ class Translator implements BlockTranslator {
       imports: HELPERS.map((h) => ({ module: 'h', name: h.name, type: { params: new Array(h.params).fill(I32), results: h.result ? [I32] : [] } })),
       memory: { module: 'env', name: 'memory', pages: this.pages },
       functions: [
-        { type: { params: [], results: [I32] }, locals: this.flagFns.cf.locals, body: this.flagFns.cf.body },
-        { type: { params: [I32], results: [I32] }, locals: this.flagFns.cc.locals, body: this.flagFns.cc.body },
-        { type: { params: [], results: [I32] }, locals: this.flagFns.mat.locals, body: this.flagFns.mat.body },
-        ...made.map((m, i) => ({ type: PAGE_TYPE, locals: PAGE_LOCALS, locals64: PAGE_LOCALS64, body: m.body, exportName: `p${i}` })),
+        { type: { params: [], results: [I32] }, locals: this.flagFns.cf.locals, body: this.flagFns.cf.body, name: 'flag_cf' },
+        { type: { params: [I32], results: [I32] }, locals: this.flagFns.cc.locals, body: this.flagFns.cc.body, name: 'flag_cc' },
+        { type: { params: [], results: [I32] }, locals: this.flagFns.mat.locals, body: this.flagFns.mat.body, name: 'flag_fold' },
+        ...made.map((m, i) => ({ type: PAGE_TYPE, locals: PAGE_LOCALS, locals64: PAGE_LOCALS64, body: m.body, exportName: `p${i}`, name: `page_${(m.page * 4096).toString(16).padStart(8, '0')}` })),
       ],
     });
     if (this.stats.cacheBytes + bytes.length > this.stats.cacheLimit) {

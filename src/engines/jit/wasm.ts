@@ -171,8 +171,12 @@ export interface ModuleSpec {
   imports: { module: string; name: string; type: FuncType }[];
   /** The imported memory ("env"."memory"), with its size in 64 KiB pages. */
   memory: { module: string; name: string; pages: number };
-  /** Functions, after the imported ones; those with an export name are exported. `locals` i32 locals, then `locals64` i64 ones. */
-  functions: { type: FuncType; locals: number; locals64?: number; body: Code; exportName?: string }[];
+  /**
+   * Functions, after the imported ones; those with an export name are exported. `locals`
+   * i32 locals, then `locals64` i64 ones. A `name` goes in the name section, where
+   * profilers and stack traces show it.
+   */
+  functions: { type: FuncType; locals: number; locals64?: number; body: Code; exportName?: string; name?: string }[];
 }
 
 /** The binary module for spec. */
@@ -241,5 +245,16 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
     body.append(f.body);
     body.byte(Op.end);
   })));
+  const named = spec.functions.map((f, i) => ({ name: f.name, index: spec.imports.length + i })).filter((e) => e.name !== undefined);
+  if (named.length > 0) {
+    section(0, (b) => {
+      b.name('name');
+      b.byte(1); // function names
+      b.sized((s) => s.vec(named, (e) => {
+        s.uleb(e.index);
+        s.name(e.name!);
+      }));
+    });
+  }
   return out.bytes();
 }
