@@ -243,7 +243,9 @@ export class Cpu implements FpuHost {
   eventsDelivered = 0;
   /** Set by MOV SS / POP SS during the current instruction: its single-step trap waits for the next one (SDM 6.8.3). */
   private ssLoaded = false;
-  private intrPending = false;
+  /** The interrupt controller had an interrupt when the CPU last looked (in the area for native code's STI). */
+  private get intrPending(): boolean { return this.s32[L.OFF_INTR_PENDING >> 2] !== 0; }
+  private set intrPending(v: boolean) { this.s32[L.OFF_INTR_PENDING >> 2] = v ? 1 : 0; }
 
   // Memory.
   readonly mem8: Uint8Array;

@@ -73,6 +73,11 @@ export const OFF_JIT_BASE = 320;
 export const OFF_JIT_LEAVE = 324;
 /** Native code: the physical page of the code running (-1 outside native code): a store over it stops that code. */
 export const OFF_JIT_PAGE = 328;
+/**
+ * 1 when the interrupt controller had an interrupt for the CPU when it last looked (as a
+ * run starts and after taking one); native code's STI reads it.
+ */
+export const OFF_INTR_PENDING = 332;
 /** Bytes of the register block; the TLB follows at OFF_TLB. */
 export const CPU_REGS_BYTES = 336;
 

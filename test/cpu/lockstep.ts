@@ -490,6 +490,34 @@ export function modeChangeProgram(): number[] {
 }
 
 /**
+ * A loop (for CPL 0) that clears and sets IF: work with IF clear (an interrupt raised
+ * between runs waits there), then STI before an ALU instruction, a jump, a load, PUSHFD
+ * and another STI (the shadow over each; native code runs the one after STI itself
+ * unless an interrupt waits), STI with IF already set, and IF read back by PUSHFD.
+ */
+export function interruptFlagProgram(): number[] {
+  const out: number[] = [0xb9]; d32(out, 400); // mov ecx, 400
+  out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
+  out.push(0x31, 0xf6); // xor esi, esi
+  const loop = out.length;
+  out.push(0xfa); // cli
+  out.push(0x01, 0xc8, 0x89, 0x04, 0x8b); // add eax, ecx; mov [ebx+ecx*4], eax
+  out.push(0x69, 0xf9); d32(out, 0x9e3779b1); // imul edi, ecx, imm32
+  out.push(0xfb, 0x01, 0xc7); // sti; add edi, eax
+  out.push(0xfa, 0xfb, 0xeb, 0x00); // cli; sti; jmp $+2
+  out.push(0x9c, 0x5a, 0x01, 0xd5); // pushfd; pop edx; add ebp, edx
+  out.push(0xfb, 0x01, 0xfd); // sti (IF set); add ebp, edi
+  out.push(0xfa, 0xfb, 0x8b, 0x14, 0x8b); // cli; sti; mov edx, [ebx+ecx*4]
+  out.push(0xfa, 0xfb, 0x9c, 0x58, 0x01, 0xc5); // cli; sti; pushfd; pop eax; add ebp, eax
+  out.push(0xfa, 0xfb, 0xfb, 0x01, 0xd5); // cli; sti; sti; add ebp, edx
+  out.push(0x89, 0x2c, 0x8b); // mov [ebx+ecx*4], ebp
+  out.push(0x49); // dec ecx
+  out.push(0x0f, 0x85); d32(out, loop - (out.length + 4)); // jnz loop
+  out.push(0xeb, 0xfe); // jmp $
+  return out;
+}
+
+/**
  * A loop of one kind of instruction whose every result is seen: each instance works on
  * values that change each iteration (EAX, EDI, a dword at [EBX+k]; CL is the loop count,
  * 0 mod 32 at times), and its results and flags are folded into EBP, which is stored

@@ -26,7 +26,7 @@ import {
   adjustRule, carryRule, conditionRule, overflowRule, parityRule, shiftCarryRule, shiftOverflowRule, signRule, zeroRule,
   LZ_NONE, SHIFT_ROL, SHIFT_ROR, SHIFT_SHL, SHIFT_SHR, type CcFlags, type FlagOps,
 } from '../../cpu/flag-rules.ts';
-import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_TF, FLAG_ZF, FLAGS_ARITH } from '../../cpu/constants.ts';
+import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_IF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_TF, FLAG_ZF, FLAGS_ARITH } from '../../cpu/constants.ts';
 import { stepAgain, type Block, type Exec } from '../../cpu/blocks.ts';
 import { decodeInstr, MAX_INSTRUCTION_BYTES, newMemOperand, type Instr, type MemOperand } from '../../cpu/decoder.ts';
 import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
@@ -329,7 +329,9 @@ class Gen {
       if (b.execs[i] === stepAgain) {
         // A system instruction, the block's last: through step() and on, or the interpreter runs it.
         const s = steppedAt(this.index, this.mem, b.phys + at);
-        if (s !== null) {
+        if (s !== null && (s.opcode === 0xfa || s.opcode === 0xfb) && !s.lock && this.mode.cpl === 0 && this.interruptFlag(b, at, i, s)) {
+          // CLI or STI, and the way on
+        } else if (s !== null) {
           // A LOCK-prefixed form the translator covers is generated; the rest go through step().
           if (!(s.lock && this.emit(s, at + s.length))) this.exec(stepAgain, s.length);
           this.chain(b.phys + at + s.length, at + s.length, i + 1);
@@ -402,6 +404,69 @@ class Gen {
     }
     this.exec(stepAgain, 0);
     c.get(N).i32(1).op(Op.i32Add).op(Op.return);
+  }
+
+  /**
+   * CLI or STI (s), instruction i of block b at offset `at`, at CPL 0, where both are
+   * allowed in every mode; then the way on. CLI clears IF. STI goes on into the
+   * instruction after it, here, the way the interpreter steps it: with IF clear, STI sets
+   * it and the shadow (OFF_IRQ_INHIBIT 1), which that instruction clears as it begins,
+   * and an interrupt pending (OFF_INTR_PENDING) takes STI's closure instead, which
+   * returns to the CPU's loop to take the interrupt after the shadow. The instruction
+   * after STI is one more than the block's count (which the dispatcher checked against
+   * the budget), so it checks the budget itself. False (nothing written) when the
+   * instruction after STI is not generated here: STI then goes through step().
+   */
+  private interruptFlag(b: Block, at: number, i: number, s: Instr): boolean {
+    const c = this.c;
+    const next = at + s.length;
+    const flags = (): void => { c.i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2); };
+    if (s.opcode === 0xfa) {
+      this.storeArea(L.OFF_FLAGS, () => { flags(); c.i32(~FLAG_IF).op(Op.i32And); });
+      this.chain(b.phys + next, next, i + 1);
+      return true;
+    }
+    const y = b.phys + next;
+    if ((y & 0xfff) === 0) return false; // on the next page
+    const d = decodeInstr(this.index, this.mem, y, Math.min(MAX_INSTRUCTION_BYTES, 0x1000 - (y & 0xfff)), true);
+    if (d === null || !d.entry || d.entry.system) return false;
+    const mark = c.length;
+    const { known, cached, nest } = this;
+    flags(); c.i32(FLAG_IF).op(Op.i32And).op(Op.i32Eqz).op(Op.if, BLOCK_VOID);
+    this.nest++;
+    c.i32(0).mem(Op.i32Load, this.area + L.OFF_INTR_PENDING, 2).op(Op.if, BLOCK_VOID);
+    this.nest++;
+    this.exec(stepAgain, s.length);
+    c.op(Op.end);
+    this.nest--;
+    this.storeArea(L.OFF_FLAGS, () => { flags(); c.i32(FLAG_IF).op(Op.i32Or); });
+    this.storeArea(L.OFF_IRQ_INHIBIT, () => c.i32(1));
+    c.op(Op.end);
+    this.nest--;
+    // No room in the budget for the next one: back to the CPU's loop, in the shadow.
+    c.get(N).i32(i + 2).op(Op.i32Add).get(BUDGET).op(Op.i32GtU).op(Op.if, BLOCK_VOID);
+    this.nest++;
+    this.storeArea(L.OFF_JIT_LEAVE, () => c.i32(1));
+    this.exitAt(next, i + 1);
+    c.op(Op.end);
+    this.nest--;
+    this.storeArea(L.OFF_IRQ_INHIBIT, () => c.i32(0));
+    this.insnOff = next;
+    this.insn = i + 1;
+    const end = next + d.length;
+    let generated: boolean;
+    if (d.entry.blockEnd) {
+      generated = this.branch(d, b, end);
+    } else {
+      generated = this.emit(d, end);
+      if (generated) this.chain(b.phys + end, end, i + 2);
+    }
+    if (generated) return true;
+    c.truncate(mark);
+    this.restore(known, cached, nest);
+    this.insnOff = at;
+    this.insn = i;
+    return false;
   }
 
   // ---- the way out of a block
