@@ -183,8 +183,13 @@ function program(r: Rng, cpl: 0 | 3): number[] {
         break;
       }
       case 26:
-        // INC/DEC of a dword in memory; TEST AL/EAX, imm
-        if (r.chance(0.5)) { out.push(0xff); mem(r.pick([0, 1])); } else if (r.chance(0.5)) out.push(0xa8, r.int(256)); else { out.push(0xa9); d32(out, r.u32()); }
+        // INC/DEC of a dword in memory; TEST AL/EAX, imm; a frame: PUSH EBP, MOV EBP, ESP, a local, PUSHFD, LEAVE
+        if (r.chance(0.25)) {
+          out.push(0x55, 0x89, 0xe5, 0x50); // push ebp; mov ebp, esp; push eax
+          out.push(0x01, 0x55, 0xfc); // add [ebp-4], edx
+          out.push(0x9c, 0x5a); // pushfd; pop edx
+          out.push(0x8b, 0x45, 0xfc, 0xc9); // mov eax, [ebp-4]; leave
+        } else if (r.chance(0.5)) { out.push(0xff); mem(r.pick([0, 1])); } else if (r.chance(0.5)) out.push(0xa8, r.int(256)); else { out.push(0xa9); d32(out, r.u32()); }
         break;
       case 27: {
         // JMP/CALL EAX and [m] to the next instruction (a CALL's return address is popped later)
@@ -352,7 +357,9 @@ function program(r: Rng, cpl: 0 | 3): number[] {
         }
         break;
       }
-      default: out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); break; // CLD, CLC, STC, CMC, CDQ, CWDE
+      default: // CLD, CLC, STC, CMC, CDQ, CWDE; BSWAP
+        if (r.chance(0.8)) out.push(r.pick([0xfc, 0xf8, 0xf9, 0xf5, 0x99, 0x98])); else out.push(0x0f, 0xc8 + dst());
+        break;
     }
   }
   for (const _ of pushes) out.push(0x58 + r.pick(DEST));
@@ -552,6 +559,9 @@ export function foldProgram(seed: number, index: number, kind: 'mul' | 'shift' |
         default: out.push(0xc1, 0xc0, r.range(1, 32)); break; // rol eax, n
       }
       out.push(0x9c, 0x5a, 0x01, 0xd5, 0x01, 0xc5); // pushfd; pop edx; add ebp, edx; add ebp, eax
+      // and the sign extensions and byte swap, whose results are all seen
+      out.push(0x99, 0x01, 0xd5, 0x98, 0x01, 0xc5); // cdq; add ebp, edx; cwde; add ebp, eax
+      out.push(0x0f, 0xc8 + r.pick([0, 7]), 0x01, 0xc5, 0x01, 0xfd); // bswap eax / edi; add ebp, eax; add ebp, edi
     } else if (kind === 'mul') {
       switch (r.int(7)) {
         case 0: out.push(0xf7, r.pick([0xe7, 0xe9])); break; // mul edi / imul ecx

@@ -20,13 +20,13 @@
 // decoded closure (the interpreter's, through Cpu.nativeExec). A system instruction (one
 // the block decoder leaves to step()) runs through step() the same way when it is one of
 // STEPPED, and otherwise ends the native code, and the interpreter runs it.
-import { CS, DS, EAX, ECX, EDI, ES, ESI, ESP, SS } from '../../cpu/constants.ts';
+import { CS, DS, EAX, EBP, ECX, EDI, ES, ESI, ESP, SS } from '../../cpu/constants.ts';
 import { LZ_ADC, LZ_ADD, LZ_DEC, LZ_INC, LZ_LOGIC, LZ_SBB, LZ_SUB, NATIVE_KEY_ALWAYS, nativeKeySegment, TLB_VALID, tlbMasks } from '../../cpu/cpu.ts';
 import {
   adjustRule, carryRule, conditionRule, overflowRule, parityRule, shiftCarryRule, shiftOverflowRule, signRule, zeroRule,
   LZ_NONE, SHIFT_ROL, SHIFT_ROR, SHIFT_SHL, SHIFT_SHR, type CcFlags, type FlagOps,
 } from '../../cpu/flag-rules.ts';
-import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_IF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_TF, FLAG_ZF, FLAGS_ARITH } from '../../cpu/constants.ts';
+import { FLAG_AF, FLAG_CF, FLAG_DF, FLAG_IF, FLAG_OF, FLAG_PF, FLAG_RF, FLAG_SF, FLAG_TF, FLAG_VM, FLAG_ZF, FLAGS_ARITH } from '../../cpu/constants.ts';
 import { stepAgain, type Block, type Exec } from '../../cpu/blocks.ts';
 import { decodeInstr, MAX_INSTRUCTION_BYTES, newMemOperand, type Instr, type MemOperand } from '../../cpu/decoder.ts';
 import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
@@ -332,8 +332,8 @@ class Gen {
         if (s !== null && (s.opcode === 0xfa || s.opcode === 0xfb) && !s.lock && this.mode.cpl === 0 && this.interruptFlag(b, at, i, s)) {
           // CLI or STI, and the way on
         } else if (s !== null) {
-          // A LOCK-prefixed form the translator covers is generated; the rest go through step().
-          if (!(s.lock && this.emit(s, at + s.length))) this.exec(stepAgain, s.length);
+          // A LOCK-prefixed form the translator covers, and PUSHFD, are generated; the rest go through step().
+          if (!((s.lock || s.opcode === 0x9c) && this.emit(s, at + s.length))) this.exec(stepAgain, s.length);
           this.chain(b.phys + at + s.length, at + s.length, i + 1);
         } else if (i === 0 && crossesPage(this.index, this.mem, b.phys)) {
           this.crossing(b);
@@ -898,6 +898,44 @@ class Gen {
       if (!this.flatStack(false)) return false;
       this.pop();
       this.setReg32(op & 7, () => c.get(A));
+      return true;
+    }
+    if (op === 0x98 && d.o32) {
+      // CWDE
+      this.setReg32(EAX, () => { this.reg32(EAX); c.signExtend(16); });
+      return true;
+    }
+    if (op === 0x99 && d.o32) {
+      // CDQ
+      this.setReg32(2, () => { this.reg32(EAX); c.i32(31).op(Op.i32ShrS); });
+      return true;
+    }
+    if (op >= 0x0fc8 && op < 0x0fd0 && d.o32) {
+      // BSWAP r32
+      const r = op & 7;
+      this.reg32(r); c.set(A);
+      this.setReg32(r, () => {
+        c.get(A).i32(8).op(Op.i32Rotl).i32(0x00ff00ff).op(Op.i32And);
+        c.get(A).i32(8).op(Op.i32Rotr).i32(0xff00ff00 | 0).op(Op.i32And).op(Op.i32Or);
+      });
+      return true;
+    }
+    if (op === 0xc9) {
+      // LEAVE: EBP := [EBP] (which may fault first), ESP := EBP + 4
+      if (!this.flatStack(false)) return false;
+      this.reg32(EBP); c.tee(OFF).set(LIN);
+      this.load(SS, 4);
+      c.set(A);
+      this.setReg32(ESP, () => c.get(OFF).i32(4).op(Op.i32Add));
+      this.setReg32(EBP, () => c.get(A));
+      return true;
+    }
+    if (op === 0x9c) {
+      // PUSHFD (outside virtual-8086 mode, where native code never runs): EFLAGS without VM and RF
+      if (!this.flatStack(true)) return false;
+      this.materialize();
+      c.i32(0).mem(Op.i32Load, this.area + L.OFF_FLAGS, 2).i32(~(FLAG_VM | FLAG_RF)).op(Op.i32And).set(A);
+      this.push(A);
       return true;
     }
     if (op >= 0xb0 && op < 0xb8) {
