@@ -575,6 +575,15 @@ export function foldProgram(seed: number, index: number, kind: 'mul' | 'shift' |
       out.push(0x0f, r.pick([0x90, 0x94, 0x98, 0x9a]), 0xc2); // seto dl: OF read; or SF, ZF, PF, which MUL keeps from XOR or SAR
       out.push(0x11, 0xd5); // adc ebp, edx: CF read
       out.push(0x01, 0xc5); // add ebp, eax
+    } else if (r.chance(0.25)) {
+      // SHLD/SHRD of EAX, EDI or [ebx+k] with EDI or EAX, by imm8 or CL
+      const op = r.pick([0xa4, 0xa5, 0xac, 0xad]);
+      out.push(0x0f, op);
+      const src = r.pick([0, 7]);
+      if (r.chance(0.3)) { out.push(0x43 | (src << 3)); memK(); } else out.push(0xc0 | (src << 3) | r.pick([0, 7]));
+      if (!(op & 1)) out.push(r.chance(0.2) ? r.pick([0, 1, 16, 31, 32]) : r.int(256));
+      out.push(0x0f, 0x90 + r.int(16), 0xc2, 0x0f, 0xb6, 0xd2, 0x01, 0xd5); // setcc dl; movzx edx, dl; add ebp, edx
+      out.push(0x9c, 0x5a, 0x01, 0xd5, 0x01, 0xc5, 0x01, 0xfd); // pushfd; pop edx; add ebp, edx; add ebp, eax; add ebp, edi
     } else {
       const op = r.pick([0xc0, 0xc1, 0xd0, 0xd1, 0xd2, 0xd3]);
       const ext = r.int(8);

@@ -1178,6 +1178,8 @@ class Gen {
         this.setReg32(EDI, () => { this.reg32(EDI); c.get(B).op(Op.i32Add); });
         return true;
       }
+      case 0x0fa4: case 0x0fac: case 0x0fa5: case 0x0fad:
+        return this.doubleShift(d, op < 0x0fa8, op & 1 ? null : d.imm & 31);
       case 0x0fb6: case 0x0fbe: case 0x0fb7: case 0x0fbf: {
         const word = op === 0x0fb7 || op === 0x0fbf;
         const signed = op === 0x0fbe || op === 0x0fbf;
@@ -1486,6 +1488,54 @@ class Gen {
       c.op(Op.end);
       this.nest--;
       this.known = null; // the flags are in EFLAGS or in the record before, by the count
+    }
+    return true;
+  }
+
+  /**
+   * SHLD/SHRD Ev, Gv by an immediate or CL (count mod 32; 32-bit operands), as shld()
+   * and shrd() do: a count of 0 writes nothing and leaves the flags; else SF, ZF, PF of
+   * the result, CF the last bit out, AF set, OF the sign change (SHLD) or the result's
+   * top two bits' XOR (SHRD), set before the write.
+   */
+  private doubleShift(d: Instr, left: boolean, count: number | null): boolean {
+    if (!d.o32 || count === 0) return false;
+    const c = this.c;
+    const m = d.mem;
+    const rm = d.modrm & 7;
+    if (!this.loadRmwE(m, rm, 4, true)) return false;
+    c.set(A);
+    this.reg32((d.modrm >> 3) & 7); c.set(B);
+    const n = (): void => { if (count === null) c.get(CY); else c.i32(count); };
+    if (count === null) {
+      this.reg8(1); c.i32(31).op(Op.i32And).tee(CY);
+      c.op(Op.if, BLOCK_VOID);
+      this.nest++;
+    }
+    c.get(A); n(); c.op(left ? Op.i32Shl : Op.i32ShrU);
+    c.get(B); c.i32(32); n(); c.op(Op.i32Sub, left ? Op.i32ShrU : Op.i32Shl, Op.i32Or).set(R);
+    if (!this.dead[this.insn]) {
+      const f = this.flagOps(32, { a: () => c.get(A), b: n, res: () => c.get(R) });
+      this.setFlagsArea(~FLAGS_ARITH, () => {
+        // CF
+        c.get(A);
+        if (left) { c.i32(32); n(); c.op(Op.i32Sub); } else { n(); c.i32(1).op(Op.i32Sub); }
+        c.op(Op.i32ShrU).i32(1).op(Op.i32And).tee(T).op(Op.i32Or);
+        // OF
+        c.get(R).i32(31).op(Op.i32ShrU);
+        if (left) c.get(T); else c.get(R).i32(30).op(Op.i32ShrU);
+        c.op(Op.i32Xor).i32(1).op(Op.i32And).i32(11).op(Op.i32Shl).op(Op.i32Or);
+        c.i32(FLAG_AF).op(Op.i32Or);
+        zeroRule(f)(); c.i32(6).op(Op.i32Shl).op(Op.i32Or);
+        signRule(f)(); c.i32(7).op(Op.i32Shl).op(Op.i32Or);
+        parityRule(f)(); c.i32(2).op(Op.i32Shl).op(Op.i32Or);
+      });
+    }
+    this.storeE(m, rm, 4, R);
+    if (count === null) {
+      c.op(Op.end);
+      this.nest--;
+      this.known = null; // the flags are in EFLAGS, or as they were for a count of 0
     }
     return true;
   }
