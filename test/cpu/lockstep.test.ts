@@ -82,7 +82,7 @@ for (const changing of [false, true]) {
   });
 }
 
-const FOLD_NAMES = { mul: 'multiplies', shift: 'shifts, rotates and double shifts', carried: 'BT, DIV, MUL and ROL after flags set in the block before, CDQ, CWDE and BSWAP' };
+const FOLD_NAMES = { mul: 'multiplies', shift: 'shifts, rotates and double shifts', carried: 'BT (imm8 and register bit offsets), DIV, MUL and ROL after flags set in the block before, CDQ, CWDE and BSWAP' };
 for (const kind of ['mul', 'shift', 'carried'] as const) {
   test(`jit and interp in lockstep over ${FOLD_NAMES[kind]} whose results and flags are all read`, (t) => {
     let native = 0;

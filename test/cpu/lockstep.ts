@@ -553,7 +553,16 @@ export function foldProgram(seed: number, index: number, kind: 'mul' | 'shift' |
       out.push(r.pick([0x01, 0x29, 0x11]), 0xf8); // add/sub/adc eax, edi
       out.push(0xeb, 0x00); // jmp to the next instruction
       switch (r.int(4)) {
-        case 0: out.push(0x0f, 0xba, 0xe0 | (r.int(4) << 3), r.int(256)); break; // bt/bts/btr/btc eax, imm8
+        case 0:
+          if (r.chance(0.5)) {
+            out.push(0x0f, 0xba, 0xe0 | (r.int(4) << 3), r.int(256)); // bt/bts/btr/btc eax, imm8
+          } else {
+            // mov edx, ecx; sub edx, 200; bt/bts/btr/btc eax/edi/[ebx+k], edx (a bit offset of -200..200)
+            out.push(0x89, 0xca, 0x81, 0xea); d32(out, 200);
+            out.push(0x0f, r.pick([0xa3, 0xab, 0xb3, 0xbb]));
+            if (r.chance(0.5)) { out.push(0x53); memK(); } else out.push(0xd0 | r.pick([0, 7]));
+          }
+          break;
         case 1: out.push(0xba); d32(out, 0); out.push(0xf7, 0xf1); break; // mov edx, 0; div ecx
         case 2: out.push(0xf7, 0xe7); break; // mul edi
         default: out.push(0xc1, 0xc0, r.range(1, 32)); break; // rol eax, n

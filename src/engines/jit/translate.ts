@@ -1137,6 +1137,31 @@ class Gen {
         this.storeE(m, rm, len, R);
         return true;
       }
+      case 0x0fa3: case 0x0fab: case 0x0fb3: case 0x0fbb: { // BT/BTS/BTR/BTC E, G: the bit offset in G is signed and may address beyond E in memory
+        if (!d.o32) return false;
+        const kind = op === 0x0fa3 ? 4 : op === 0x0fab ? 5 : op === 0x0fb3 ? 6 : 7; // as 0F BA's /digit
+        this.reg32(reg); c.set(B);
+        if (m) {
+          if (!this.address(m, kind !== 4)) return false;
+          c.get(B).i32(5).op(Op.i32ShrS).i32(2).op(Op.i32Shl).set(T);
+          c.get(OFF).get(T).op(Op.i32Add).set(OFF);
+          c.get(LIN).get(T).op(Op.i32Add).set(LIN);
+          this.load(m.seg, 4, kind !== 4);
+        } else {
+          this.reg32(rm);
+        }
+        c.set(A);
+        if (kind !== 4) {
+          c.get(A).i32(1).get(B).op(Op.i32Shl);
+          if (kind === 5) c.op(Op.i32Or);
+          else if (kind === 6) c.i32(-1).op(Op.i32Xor).op(Op.i32And);
+          else c.op(Op.i32Xor);
+          c.set(R);
+          this.storeE(m, rm, 4, R);
+        }
+        this.carryFlag(() => { c.get(A).get(B).op(Op.i32ShrU).i32(1).op(Op.i32And); });
+        return true;
+      }
       case 0x0fba: { // BT/BTS/BTR/BTC E, imm8: CF := the bit (the other flags stay), then the bit is set, cleared or flipped
         if (reg < 4) return false;
         const len = vlen as 2 | 4;
