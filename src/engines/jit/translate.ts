@@ -1151,15 +1151,7 @@ class Gen {
           this.reg32(rm);
         }
         c.set(A);
-        if (kind !== 4) {
-          c.get(A).i32(1).get(B).op(Op.i32Shl);
-          if (kind === 5) c.op(Op.i32Or);
-          else if (kind === 6) c.i32(-1).op(Op.i32Xor).op(Op.i32And);
-          else c.op(Op.i32Xor);
-          c.set(R);
-          this.storeE(m, rm, 4, R);
-        }
-        this.carryFlag(() => { c.get(A).get(B).op(Op.i32ShrU).i32(1).op(Op.i32And); });
+        this.bitOp(kind, m, rm, 4, () => c.get(B));
         return true;
       }
       case 0x0fba: { // BT/BTS/BTR/BTC E, imm8: CF := the bit (the other flags stay), then the bit is set, cleared or flipped
@@ -1168,15 +1160,7 @@ class Gen {
         const bit = d.imm & (vbits - 1);
         if (!this.loadRmwE(m, rm, len, reg !== 4)) return false;
         c.set(A);
-        if (reg !== 4) {
-          c.get(A).i32(1 << bit);
-          if (reg === 5) c.op(Op.i32Or);
-          else if (reg === 6) c.i32(-1).op(Op.i32Xor).op(Op.i32And);
-          else c.op(Op.i32Xor);
-          c.set(R);
-          this.storeE(m, rm, len, R);
-        }
-        this.carryFlag(() => { c.get(A).i32(bit).op(Op.i32ShrU).i32(1).op(Op.i32And); });
+        this.bitOp(reg, m, rm, len, () => c.i32(bit));
         return true;
       }
       case 0xfc: case 0xfd: // CLD, STD
@@ -1515,6 +1499,24 @@ class Gen {
       this.known = null; // the flags are in EFLAGS or in the record before, by the count
     }
     return true;
+  }
+
+  /**
+   * BT, BTS, BTR or BTC (kind 4-7, as 0F BA's /digit) of the operand in A, with the bit
+   * number `bit` pushes (below the width): the bit set, cleared or flipped into E, then CF
+   * := the bit (after the write, as bitOp does).
+   */
+  private bitOp(kind: number, m: MemOperand | null, rm: number, len: 2 | 4, bit: () => void): void {
+    const c = this.c;
+    if (kind !== 4) {
+      c.get(A).i32(1); bit(); c.op(Op.i32Shl);
+      if (kind === 5) c.op(Op.i32Or);
+      else if (kind === 6) c.i32(-1).op(Op.i32Xor).op(Op.i32And);
+      else c.op(Op.i32Xor);
+      c.set(R);
+      this.storeE(m, rm, len, R);
+    }
+    this.carryFlag(() => { c.get(A); bit(); c.op(Op.i32ShrU).i32(1).op(Op.i32And); });
   }
 
   /**
