@@ -496,8 +496,14 @@ class Gen {
     c.op(Op.end);
     this.nest--;
     c.get(EIP).i32(delta).op(Op.i32Add).set(EIP);
-    c.i32(to).set(ENTRY);
-    c.br(this.entries.length - 1 - this.j + this.nest);
+    if (to > this.j) {
+      // Forward: straight to its code, which starts at the end of its wrapping block (translatePage).
+      c.br(this.nest + to - this.j - 1);
+    } else {
+      // Back: through the loop and the entry table.
+      c.i32(to).set(ENTRY);
+      c.br(this.entries.length - 1 - this.j + this.nest);
+    }
   }
 
   /** Call the instruction's decoded closure (the interpreter's way); return when it says so. */
