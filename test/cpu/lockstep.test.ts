@@ -2,7 +2,7 @@
 // CPU state after every run(), and RAM at the end must be the same.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crossingProgram, foldProgram, interruptFlagProgram, lockstepCase, modeChangeProgram } from './lockstep.ts';
+import { crossingProgram, foldProgram, interruptFlagProgram, lockstepCase, modeChangeProgram, pageLoopProgram } from './lockstep.ts';
 
 const seed = Number(process.env.LILYVM_LOCKSTEP_SEED ?? 20261207);
 const cases = Number(process.env.LILYVM_LOCKSTEP_CASES ?? 160);
@@ -37,6 +37,19 @@ test('jit and interp in lockstep over mode changes inside native code (segment l
   }
   t.diagnostic(`${native} instructions from native code`);
   assert.ok(native > 0, 'the loop runs as native code');
+});
+
+test('jit and interp in lockstep over loops inside a page (the page function\'s loop units), entered at their start and in their middle', (t) => {
+  let native = 0;
+  let instructions = 0;
+  for (let i = 0; i < 8; i++) {
+    const r = lockstepCase(seed, i, 300, 2, pageLoopProgram());
+    assert.equal(r.divergence, null, r.divergence ?? '');
+    native += r.nativeInstructions;
+    instructions += r.instructions;
+  }
+  t.diagnostic(`${instructions} instructions, ${native} from native code`);
+  assert.ok(native > instructions / 2, 'the loops run as native code');
 });
 
 test('jit and interp in lockstep over CLI and STI at CPL 0, with interrupts raised between runs', (t) => {

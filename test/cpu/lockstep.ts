@@ -497,6 +497,49 @@ export function modeChangeProgram(): number[] {
 }
 
 /**
+ * Loops inside one page, for the page function's loop units: an outer loop whose head is
+ * on the loop's first page (CODE) and whose body is on the next page, where a block
+ * jumps forward into the middle of an inner loop or falls into its start (the inner loop's
+ * table), the inner loop branches back to its start and forward within itself, and
+ * blocks after it branch forward; then back to the first page.
+ */
+export function pageLoopProgram(): number[] {
+  const out: number[] = [0xb9]; d32(out, 300); // mov ecx, 300
+  out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
+  out.push(0x31, 0xf6); // xor esi, esi
+  const labels = new Map<string, number>();
+  const fixups: [number, string][] = [];
+  const label = (name: string) => labels.set(name, out.length);
+  const rel = (name: string) => { fixups.push([out.length, name]); d32(out, 0); };
+  const jcc = (cc: number, name: string) => { out.push(0x0f, 0x80 + cc); rel(name); };
+  const jmp = (name: string) => { out.push(0xe9); rel(name); };
+  label('outer');
+  out.push(0x89, 0xca, 0x83, 0xe2, 0x07, 0x42); // mov edx, ecx; and edx, 7; inc edx
+  jmp('page2');
+  while (out.length < 0x200) out.push(0xcc);
+  label('page2');
+  out.push(0xf6, 0xc1, 0x01); jcc(5, 'mid'); // test cl, 1; jnz mid
+  label('inner');
+  out.push(0x01, 0xd0, 0x31, 0xc7); // add eax, edx; xor edi, eax
+  out.push(0xf6, 0xc2, 0x02); jcc(4, 'mid'); // test dl, 2; jz mid (forward inside the loop)
+  out.push(0x83, 0xc7, 0x05); // add edi, 5
+  label('mid');
+  out.push(0xc1, 0xc0, 0x03, 0x01, 0xc5); // rol eax, 3; add ebp, eax
+  out.push(0x4a); jcc(5, 'inner'); // dec edx; jnz inner
+  out.push(0xf6, 0xc1, 0x02); jcc(4, 'skip'); // test cl, 2; jz skip
+  out.push(0x83, 0xc5, 0x11); // add ebp, 0x11
+  label('skip');
+  out.push(0x01, 0xfd, 0x89, 0x2c, 0x8b); // add ebp, edi; mov [ebx+ecx*4], ebp
+  out.push(0x49); jcc(5, 'outer'); // dec ecx; jnz outer
+  out.push(0xeb, 0xfe); // jmp $
+  for (const [at, name] of fixups) {
+    const v = labels.get(name)! - (at + 4);
+    out[at] = v & 0xff; out[at + 1] = (v >>> 8) & 0xff; out[at + 2] = (v >>> 16) & 0xff; out[at + 3] = (v >>> 24) & 0xff;
+  }
+  return out;
+}
+
+/**
  * A loop (for CPL 0) that clears and sets IF: work with IF clear (an interrupt raised
  * between runs waits there), then STI before an ALU instruction, a jump, a load, PUSHFD
  * and another STI (the shadow over each; native code runs the one after STI itself

@@ -260,18 +260,85 @@ export function translatePage(
     .filter((b) => b.cs32 && b.count > 0 && (b.execs[0] !== stepAgain || steppedAt(index, mem, b.phys) !== null || crossesPage(index, mem, b.phys)))
     .sort((x, y) => x.phys - y.phys);
   if (entries.length === 0) return null;
-  const g = new Gen(area, mode, index, mem, entries, addExec);
+  const units = pageUnits(index, mem, entries);
+  const g = new Gen(area, mode, index, mem, entries, addExec, units);
   const c = g.c;
-  const k = entries.length;
+  const n = units.length;
+  // loop { block_n-1 { ... block_0 { br_table } unit 0 } unit 1 ... } unit n-1 }: a br to
+  // block_u's end goes to unit u's code, a br to the loop to the table.
   c.op(Op.loop, BLOCK_VOID);
-  for (let j = 0; j < k; j++) c.op(Op.block, BLOCK_VOID);
-  c.get(ENTRY).brTable(entries.map((_, j) => j), k - 1);
-  for (let j = 0; j < k; j++) {
+  for (let u = 0; u < n; u++) c.op(Op.block, BLOCK_VOID);
+  c.get(ENTRY).brTable(entries.map((_, j) => g.unitOf[j]), n - 1);
+  for (const { first, last, loop } of units) {
     c.op(Op.end);
-    g.block(j);
+    if (!loop) {
+      g.block(first);
+      continue;
+    }
+    // A loop of blocks first..last: the same structure inside a WebAssembly loop, whose
+    // table takes ENTRY - first; its back edges branch to this loop, not the page's.
+    c.op(Op.loop, BLOCK_VOID);
+    for (let j = first; j <= last; j++) c.op(Op.block, BLOCK_VOID);
+    c.get(ENTRY).i32(first).op(Op.i32Sub).brTable(Array.from({ length: last - first + 1 }, (_, i) => i), last - first);
+    for (let j = first; j <= last; j++) {
+      c.op(Op.end);
+      g.block(j);
+    }
+    c.op(Op.end);
   }
   c.op(Op.end, Op.unreachable);
   return { body: c, blocks: entries, mask: g.keyMask };
+}
+
+/** A run of a page function's blocks (entry indexes first..last) emitted together: one block, or a loop of them. */
+interface Unit {
+  first: number;
+  last: number;
+  loop: boolean;
+}
+
+/**
+ * The page function's blocks in units: each range from a block to the last one that
+ * jumps back to it (a relative JMP or Jcc in the page), ranges that overlap merged,
+ * becomes a loop; every other block is a unit of its own.
+ */
+function pageUnits(index: DecodeIndex, mem: Uint8Array, entries: readonly Block[]): Unit[] {
+  const at = new Map(entries.map((b, j) => [b.phys, j]));
+  const reach = entries.map((_, j) => j); // the last block that jumps back to j, or j
+  const headed = entries.map(() => false);
+  entries.forEach((b, j) => {
+    const t = relativeTarget(index, mem, b);
+    const to = t === null ? undefined : at.get(t);
+    if (to !== undefined && to <= j) {
+      reach[to] = Math.max(reach[to], j);
+      headed[to] = true;
+    }
+  });
+  const units: Unit[] = [];
+  for (let j = 0; j < entries.length;) {
+    if (!headed[j]) {
+      units.push({ first: j, last: j, loop: false });
+      j++;
+      continue;
+    }
+    let last = reach[j];
+    for (let i = j + 1; i <= last; i++) if (headed[i]) last = Math.max(last, reach[i]);
+    units.push({ first: j, last, loop: true });
+    j = last + 1;
+  }
+  return units;
+}
+
+/** The target of block b's last instruction when it is a relative JMP or Jcc (32-bit), else null. */
+function relativeTarget(index: DecodeIndex, mem: Uint8Array, b: Block): number | null {
+  const last = b.count - 1;
+  if (last < 0 || b.execs[last] === stepAgain) return null;
+  const at = last === 0 ? 0 : b.ends[last - 1];
+  const d = decodeInstr(index, mem, b.phys + at, b.ends[last] - at, true);
+  if (d === null || !d.o32) return null;
+  const op = d.opcode;
+  const relative = (op >= 0x70 && op < 0x80) || (op >= 0x0f80 && op < 0x0f90) || op === 0xe9 || op === 0xeb;
+  return relative ? b.phys + b.bytes + d.imm : null;
 }
 
 class Gen {
@@ -304,10 +371,15 @@ class Gen {
     private readonly area: number, private readonly mode: TranslationMode, private readonly index: DecodeIndex,
     private readonly mem: Uint8Array, private readonly entries: readonly Block[],
     private readonly addExec: (exec: Exec, length: number) => number,
+    private readonly units: readonly Unit[],
   ) {
     this.masks = tlbMasks(mode.cpl);
     entries.forEach((b, j) => this.entryOf.set(b.phys, j));
+    units.forEach((u, i) => { for (let j = u.first; j <= u.last; j++) this.unitOf[j] = i; });
   }
+
+  /** The unit (translatePage) each block is emitted in. */
+  readonly unitOf: number[] = [];
 
   /** The code of block j: its instructions, then the way on (another block of the page, or a return). */
   block(j: number): void {
@@ -496,14 +568,30 @@ class Gen {
     c.op(Op.end);
     this.nest--;
     c.get(EIP).i32(delta).op(Op.i32Add).set(EIP);
-    if (to > this.j) {
-      // Forward: straight to its code, which starts at the end of its wrapping block (translatePage).
-      c.br(this.nest + to - this.j - 1);
-    } else {
-      // Back: through the loop and the entry table.
-      c.i32(to).set(ENTRY);
-      c.br(this.entries.length - 1 - this.j + this.nest);
+    // The labels around this block's code (translatePage): in a loop unit, the blocks of
+    // the later blocks of the loop, then the loop; then the page's unit blocks, then its loop.
+    const u = this.unitOf[this.j];
+    const unit = this.units[u];
+    const v = this.unitOf[to];
+    const outer = this.nest + (unit.loop ? unit.last - this.j + 1 : 0);
+    if (v === u && unit.loop && to > this.j) {
+      c.br(this.nest + to - this.j - 1); // on in the loop: straight to its code
+      return;
     }
+    if (v === u && unit.loop) {
+      c.i32(to).set(ENTRY);
+      c.br(this.nest + unit.last - this.j); // back to this loop's table
+      return;
+    }
+    if (v > u) {
+      // Forward to a later unit: straight to its code (a loop unit starts with its table, which reads ENTRY).
+      if (this.units[v].loop) c.i32(to).set(ENTRY);
+      c.br(outer + v - u - 1);
+      return;
+    }
+    // Back to this or an earlier unit: through the page function's loop and its table.
+    c.i32(to).set(ENTRY);
+    c.br(outer + this.units.length - 1 - u);
   }
 
   /** Call the instruction's decoded closure (the interpreter's way); return when it says so. */
