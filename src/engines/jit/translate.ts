@@ -337,8 +337,12 @@ function relativeTarget(index: DecodeIndex, mem: Uint8Array, b: Block): number |
   const d = decodeInstr(index, mem, b.phys + at, b.ends[last] - at, true);
   if (d === null || !d.o32) return null;
   const op = d.opcode;
-  const relative = (op >= 0x70 && op < 0x80) || (op >= 0x0f80 && op < 0x0f90) || op === 0xe9 || op === 0xeb;
-  return relative ? b.phys + b.bytes + d.imm : null;
+  return isJcc(op) || op === 0xe9 || op === 0xeb ? b.phys + b.bytes + d.imm : null;
+}
+
+/** Jcc rel8 or rel32. */
+function isJcc(op: number): boolean {
+  return (op >= 0x70 && op < 0x80) || (op >= 0x0f80 && op < 0x0f90);
 }
 
 class Gen {
@@ -568,8 +572,9 @@ class Gen {
     c.op(Op.end);
     this.nest--;
     c.get(EIP).i32(delta).op(Op.i32Add).set(EIP);
-    // The labels around this block's code (translatePage): in a loop unit, the blocks of
-    // the later blocks of the loop, then the loop; then the page's unit blocks, then its loop.
+    // The labels around this block's code (translatePage): in a loop unit, the wrappers of
+    // the loop's later blocks, then the loop itself; then the wrappers of the page's later
+    // units, then the page function's loop.
     const u = this.unitOf[this.j];
     const unit = this.units[u];
     const v = this.unitOf[to];
@@ -845,7 +850,7 @@ class Gen {
     const c = this.c;
     const done = this.insn + 1;
     const target = b.phys + end + d.imm;
-    if ((op >= 0x70 && op < 0x80) || (op >= 0x0f80 && op < 0x0f90)) {
+    if (isJcc(op)) {
       this.condition(op & 15);
       c.op(Op.if, BLOCK_VOID);
       this.nest++;
@@ -1438,6 +1443,20 @@ class Gen {
     this.setFlagsArea(~(FLAG_CF | FLAG_OF), () => { c.get(B).i32(FLAG_CF | FLAG_OF).op(Op.i32Mul).op(Op.i32Or); });
   }
 
+  /**
+   * EFLAGS := its other bits, what `other` ORs in (CF, OF, AF), and ZF, SF and PF of the
+   * result f works on, and no lazy record (setResultFlags in ops/flags.ts).
+   */
+  private resultFlags(f: FlagOps<() => void>, other: () => void): void {
+    const c = this.c;
+    this.setFlagsArea(~FLAGS_ARITH, () => {
+      other();
+      zeroRule(f)(); c.i32(6).op(Op.i32Shl).op(Op.i32Or);
+      signRule(f)(); c.i32(7).op(Op.i32Shl).op(Op.i32Or);
+      parityRule(f)(); c.i32(2).op(Op.i32Shl).op(Op.i32Or);
+    });
+  }
+
   /** CF := what `bit` pushes (0 or 1); the other flags stay (editFlags, as BT does). */
   private carryFlag(bit: () => void): void {
     if (this.dead[this.insn]) return;
@@ -1578,13 +1597,7 @@ class Gen {
       this.materialize(); // rotates keep SF, ZF, PF and AF
       this.setFlagsArea(~(FLAG_CF | FLAG_OF), cfOf);
     } else {
-      this.setFlagsArea(~FLAGS_ARITH, () => {
-        cfOf();
-        c.i32(FLAG_AF).op(Op.i32Or);
-        zeroRule(f)(); c.i32(6).op(Op.i32Shl).op(Op.i32Or);
-        signRule(f)(); c.i32(7).op(Op.i32Shl).op(Op.i32Or);
-        parityRule(f)(); c.i32(2).op(Op.i32Shl).op(Op.i32Or);
-      });
+      this.resultFlags(f, () => { cfOf(); c.i32(FLAG_AF).op(Op.i32Or); });
     }
     this.storeE(m, rm, len, R);
     if (count === null) {
@@ -1637,7 +1650,7 @@ class Gen {
     c.get(B); c.i32(32); n(); c.op(Op.i32Sub, left ? Op.i32ShrU : Op.i32Shl, Op.i32Or).set(R);
     if (!this.dead[this.insn]) {
       const f = this.flagOps(32, { a: () => c.get(A), b: n, res: () => c.get(R) });
-      this.setFlagsArea(~FLAGS_ARITH, () => {
+      this.resultFlags(f, () => {
         // CF
         c.get(A);
         if (left) { c.i32(32); n(); c.op(Op.i32Sub); } else { n(); c.i32(1).op(Op.i32Sub); }
@@ -1647,9 +1660,6 @@ class Gen {
         if (left) c.get(T); else c.get(R).i32(30).op(Op.i32ShrU);
         c.op(Op.i32Xor).i32(1).op(Op.i32And).i32(11).op(Op.i32Shl).op(Op.i32Or);
         c.i32(FLAG_AF).op(Op.i32Or);
-        zeroRule(f)(); c.i32(6).op(Op.i32Shl).op(Op.i32Or);
-        signRule(f)(); c.i32(7).op(Op.i32Shl).op(Op.i32Or);
-        parityRule(f)(); c.i32(2).op(Op.i32Shl).op(Op.i32Or);
       });
     }
     this.storeE(m, rm, 4, R);
