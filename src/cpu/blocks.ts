@@ -71,8 +71,10 @@ export interface BlockTranslator {
   /**
    * Run block b's native code (EIP = eip), going on through native code while it can
    * (code whose key matches the CPU's mode `key`), for at most `budget` instructions.
-   * Returns the instructions completed and leaves EIP in the CPU area. A fault or an I/O
-   * exit throws, with the faulting instruction's EIP in OFF_JIT_EIP and the instructions
+   * Returns the instructions completed and leaves EIP in the CPU area. An access native
+   * code does not do itself (a TLB miss, MMIO, a fault) returns before its instruction,
+   * for the CPU's loop to run. A fault or an I/O exit in an instruction it runs through
+   * its closure throws, with that instruction's EIP in OFF_JIT_EIP and the instructions
    * completed before it in OFF_JIT_BASE + OFF_JIT_DONE.
    */
   enter(b: Block, eip: number, budget: number, key: number): number;

@@ -96,8 +96,10 @@ const KEY_FAST_WRITE = 8;
 const KEY_SS32 = 14;
 const KEY_BIG_READ = 15;
 const KEY_BIG_WRITE = 21;
-/** Cpu.nativeKey() bits every piece of native code depends on: the CPL and SS.B. */
-export const NATIVE_KEY_ALWAYS = 3 | (1 << KEY_SS32);
+/** Alignment checking is on (alignmentCheckEnabled): native code is made, and runs, only without it. */
+const KEY_AC = 27;
+/** Cpu.nativeKey() bits every piece of native code depends on: the CPL, SS.B and alignment checking. */
+export const NATIVE_KEY_ALWAYS = 3 | (1 << KEY_SS32) | (1 << KEY_AC);
 /** Cpu.nativeKey() bits of segment register s: whether it is flat, or 4 GiB with a base, for reads and for writes. */
 export function nativeKeySegment(s: number): number {
   return ((1 << KEY_FAST_READ) | (1 << KEY_FAST_WRITE) | (1 << KEY_BIG_READ) | (1 << KEY_BIG_WRITE)) << s;
@@ -1559,7 +1561,7 @@ export class Cpu implements FpuHost {
    */
   nativeKey(): number {
     return this.cpl | (this.segFastRead << KEY_FAST_READ) | (this.segFastWrite << KEY_FAST_WRITE) | (this.ss32 ? 1 << KEY_SS32 : 0)
-      | (this.segBigRead << KEY_BIG_READ) | (this.segBigWrite << KEY_BIG_WRITE);
+      | (this.segBigRead << KEY_BIG_READ) | (this.segBigWrite << KEY_BIG_WRITE) | (this.alignmentCheckEnabled() ? 1 << KEY_AC : 0);
   }
 
   /** Whether b is still the CPU's block for its address (not dropped or replaced). */
@@ -1600,7 +1602,7 @@ export class Cpu implements FpuHost {
         // A closure run by nativeExec: its fields are the state (a REP string commits iterations before it faults).
         this.nativeInExec = false;
       } else {
-        // Generated code commits nothing before an access that can fault.
+        // Not from a closure (an engine error): generated code commits nothing of an instruction before it leaves.
         this.instrEsp = this.r32[ESP];
         this.loadLazyFlags();
         this.flags = s[L.OFF_FLAGS >> 2];

@@ -2,7 +2,7 @@
 // CPU state after every run(), and RAM at the end must be the same.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crossingProgram, foldProgram, interruptFlagProgram, lockstepCase, modeChangeProgram, pageLoopProgram } from './lockstep.ts';
+import { alignmentProgram, crossingProgram, foldProgram, interruptFlagProgram, lockstepCase, modeChangeProgram, pageLoopProgram } from './lockstep.ts';
 
 const seed = Number(process.env.LILYVM_LOCKSTEP_SEED ?? 20261207);
 const cases = Number(process.env.LILYVM_LOCKSTEP_CASES ?? 160);
@@ -68,6 +68,20 @@ test('jit and interp in lockstep over CLI and STI at CPL 0, with interrupts rais
   // Per iteration 8 CLI/STI and two PUSHFD; through step(): the PUSHFDs, the STI after STI
   // and an STI that finds an interrupt waiting.
   assert.ok(helped < native / 10, 'CLI and STI are generated code');
+});
+
+test('jit and interp in lockstep over misaligned accesses at CPL 3 while EFLAGS.AC comes and goes (#AC)', (t) => {
+  let native = 0;
+  let checks = 0;
+  for (let i = 1; i < 8; i += 2) {
+    const r = lockstepCase(seed, i, 300, 2, alignmentProgram());
+    assert.equal(r.divergence, null, r.divergence ?? '');
+    native += r.nativeInstructions;
+    checks += r.regs[6];
+  }
+  t.diagnostic(`${native} instructions from native code, ${checks} #AC`);
+  assert.ok(native > 0, 'the loop runs as native code while AC is clear');
+  assert.ok(checks > 0, 'the accesses raise #AC while AC is set');
 });
 
 for (const changing of [false, true]) {

@@ -14,7 +14,7 @@ import { GuestMemory } from '../../src/memory/guest-memory.ts';
 import { CPU_AREA_BYTES } from '../../src/cpu/layout.ts';
 import type { CpuState } from '../../src/cpu/state.ts';
 import type { Vcpu, VmExit } from '../../src/engines/vcpu.ts';
-import { CR0_ET, CR0_PE, CR0_PG, CR0_WP, FLAG_FIXED, FLAG_IF } from '../../src/cpu/constants.ts';
+import { CR0_AM, CR0_ET, CR0_PE, CR0_PG, CR0_WP, FLAG_AC, FLAG_FIXED, FLAG_IF } from '../../src/cpu/constants.ts';
 import { Rng } from './rng.ts';
 
 const RAM = 1 << 20;
@@ -60,7 +60,7 @@ function program(r: Rng, cpl: 0 | 3): number[] {
   const mem = (reg: number) => {
     const target = r.pick([
       () => r.int(0x100), // near SAFE
-      () => 0x7fe - r.int(4), // across the page end (SAFE is mid-page: 0x25800 + 0x7fe = 0x25ffe)
+      () => 0x7fb + r.int(5), // at and across the page end (SAFE is mid-page: 0x25800 + 0x7fc = 0x25ffc, a dword's last in-page place)
       () => RO - SAFE + r.int(0x1000),
       () => SUPER - SAFE + r.int(0x1000),
       () => ABSENT - SAFE + r.int(0x1000),
@@ -389,7 +389,11 @@ function buildMemory(memory: GuestMemory, code: number[]): void {
   for (let v = 0; v < 256; v++) {
     const stub = HANDLERS + v * 16;
     const bytes: number[] = [];
-    if (v < 32) {
+    if (v === 17) {
+      // #AC: add esp, 4; and dword [esp+8], ~AC (the access goes again without it); inc esi (counts them)
+      bytes.push(0x83, 0xc4, 0x04, 0x81, 0x64, 0x24, 0x08); d32(bytes, ~FLAG_AC);
+      bytes.push(0x46);
+    } else if (v < 32) {
       if (WITH_ERROR.has(v)) bytes.push(0x83, 0xc4, 0x04); // add esp, 4
       bytes.push(0xbb); d32(bytes, SAFE); // mov ebx, SAFE
       bytes.push(0x31, 0xf6); // xor esi, esi
@@ -423,7 +427,7 @@ function startState(base: CpuState, cpl: 0 | 3): CpuState {
   s.gdt = { base: GDT, limit: 0x37 };
   s.idt = { base: IDT, limit: 0x7ff };
   s.tr = { selector: 0x28, base: TSS, limit: 0x67, access: 0x8b };
-  s.cr0 = CR0_PE | CR0_PG | CR0_WP | CR0_ET;
+  s.cr0 = CR0_PE | CR0_PG | CR0_WP | CR0_ET | CR0_AM; // alignment checks at CPL 3 with EFLAGS.AC, as Linux sets it
   s.cr3 = PD;
   s.cpl = cpl;
   s.eip = CODE;
@@ -442,6 +446,8 @@ export interface LockstepResult {
   exits: Record<string, number>;
   /** The first divergence, or null. */
   divergence: string | null;
+  /** The general registers at the end (the interpreter's). */
+  regs: number[];
 }
 
 interface Side {
@@ -561,6 +567,30 @@ export function interruptFlagProgram(): number[] {
   out.push(0xfa, 0xfb, 0x9c, 0x58, 0x01, 0xc5); // cli; sti; pushfd; pop eax; add ebp, eax
   out.push(0xfa, 0xfb, 0xfb, 0x01, 0xd5); // cli; sti; sti; add ebp, edx
   out.push(0x89, 0x2c, 0x8b); // mov [ebx+ecx*4], ebp
+  out.push(0x49); // dec ecx
+  out.push(0x0f, 0x85); d32(out, loop - (out.length + 4)); // jnz loop
+  out.push(0xeb, 0xfe); // jmp $
+  return out;
+}
+
+/**
+ * For CPL 3 (an odd case index): misaligned loads, stores and a read-modify-write, with
+ * EFLAGS.AC set by POPFD every fourth iteration (CR0.AM is on). Native code makes no
+ * alignment checks, so it must not run while AC is set: the interpreter raises #AC,
+ * whose handler clears AC (and counts in ESI), and the access goes again.
+ */
+export function alignmentProgram(): number[] {
+  const out: number[] = [0xb9]; d32(out, 400); // mov ecx, 400
+  out.push(0xbb); d32(out, SAFE); // mov ebx, SAFE
+  out.push(0x31, 0xf6); // xor esi, esi
+  const loop = out.length;
+  out.push(0xf6, 0xc1, 0x03, 0x75, 0x09); // test cl, 3; jnz over the next three
+  out.push(0x9c, 0x81, 0x34, 0x24); d32(out, FLAG_AC); out.push(0x9d); // pushfd; xor dword [esp], AC; popfd
+  out.push(0x8b, 0x43, 0x01); // mov eax, [ebx+1]
+  out.push(0x01, 0x43, 0x06); // add [ebx+6], eax
+  out.push(0x66, 0x8b, 0x53, 0x11); // mov dx, [ebx+0x11]
+  out.push(0x89, 0x53, 0x23); // mov [ebx+0x23], edx
+  out.push(0x01, 0xc5); // add ebp, eax
   out.push(0x49); // dec ecx
   out.push(0x0f, 0x85); d32(out, loop - (out.length + 4)); // jnz loop
   out.push(0xeb, 0xfe); // jmp $
@@ -705,7 +735,7 @@ export function lockstepCase(seed: number, index: number, runs = 300, threshold 
     buildMemory(s.memory, code);
     s.vcpu.restoreState(structuredClone(start));
   }
-  const res: LockstepResult = { runs: 0, instructions: 0, nativeInstructions: 0, helperInstructions: 0, translated: 0, exits: {}, divergence: null };
+  const res: LockstepResult = { runs: 0, instructions: 0, nativeInstructions: 0, helperInstructions: 0, translated: 0, exits: {}, divergence: null, regs: [] };
   for (let i = 0; i < runs; i++) {
     const budget = r.chance(0.3) ? r.range(1, 8) : r.range(1, 400);
     if (r.chance(0.05)) interp.intr = jit.intr = true;
@@ -734,6 +764,7 @@ export function lockstepCase(seed: number, index: number, runs = 300, threshold 
     }
   }
   res.instructions = interp.vcpu.instructionsRetired;
+  res.regs = (interp.vcpu.saveState() as CpuState).regs;
   const st = (jit.vcpu as JitVcpu).stats;
   res.nativeInstructions = st.nativeInstructions;
   res.helperInstructions = st.helperInstructions;

@@ -11,7 +11,7 @@ import { NO_NATIVE, type Block, type BlockTranslator, type Exec } from '../../cp
 import type { VmExit } from '../vcpu.ts';
 import { CpuVcpu } from '../interp/interp-vcpu.ts';
 import type { VcpuOptions } from '../registry.ts';
-import { flagFunctions, HELPERS, PAGE_LOCALS, PAGE_LOCALS64, translatePage, type HelperName, type TranslationMode } from './translate.ts';
+import { flagFunctions, PAGE_LOCALS, PAGE_LOCALS64, translatePage, type TranslationMode } from './translate.ts';
 import { dispatcherModule, mapSlot, PAGE_TYPE } from './dispatch.ts';
 import { tlbMasks } from '../../cpu/cpu.ts';
 import * as L from '../../cpu/layout.ts';
@@ -106,8 +106,6 @@ interface PendingPage {
 
 class Translator implements BlockTranslator {
   cpu!: Cpu;
-  /** The imported helpers but `x`, which each module gets with its own table of closures. */
-  private helpers!: Record<Exclude<HelperName, 'x'>, (...args: number[]) => number>;
   private readonly sizes = new WeakMap<Block, number>();
   private pending = new Map<number, PendingPage>();
   /** Instructions the generated code ran through `x` (the interpreter's closures). */
@@ -151,25 +149,14 @@ class Translator implements BlockTranslator {
       env: { memory: this.memory, table: this.table },
     });
     this.run = d.exports.run as typeof this.run;
-    const c = cpu;
-    this.helpers = {
-      rd8: (seg, off) => c.read8(c.linear(seg, off, 1, false)),
-      rd16: (seg, off) => c.read16(c.linear(seg, off, 2, false)),
-      rd32: (seg, off) => c.read32(c.linear(seg, off, 4, false)),
-      rmw8: (seg, off) => c.readRmw8(c.linear(seg, off, 1, true)),
-      rmw16: (seg, off) => c.readRmw16(c.linear(seg, off, 2, true)),
-      rmw32: (seg, off) => c.readRmw32(c.linear(seg, off, 4, true)),
-      wr8: (seg, off, v) => { c.write8(c.linear(seg, off, 1, true), v & 0xff); return c.blockStopped ? 1 : 0; },
-      wr16: (seg, off, v) => { c.write16(c.linear(seg, off, 2, true), v & 0xffff); return c.blockStopped ? 1 : 0; },
-      wr32: (seg, off, v) => { c.write32(c.linear(seg, off, 4, true), v); return c.blockStopped ? 1 : 0; },
-    };
   }
 
   /** b reached the threshold: its page gets a function (with the page's other blocks), in the next batch. */
   translate(b: Block): void {
     const cpu = this.cpu;
     const page = b.phys >>> 12;
-    if (!b.cs32 || this.pending.has(page)) return;
+    // Generated accesses need not be aligned: no code where #AC can be raised (rare: CPL 3 with CR0.AM and EFLAGS.AC).
+    if (!b.cs32 || this.pending.has(page) || cpu.alignmentCheckEnabled()) return;
     this.pending.set(page, {
       page, key: cpu.nativeKey(),
       mode: { cpl: cpu.cpl, segFastRead: cpu.segFastRead, segFastWrite: cpu.segFastWrite, segBigRead: cpu.segBigRead, segBigWrite: cpu.segBigWrite, ss32: cpu.ss32 },
@@ -207,7 +194,7 @@ class Translator implements BlockTranslator {
       return;
     }
     const bytes = encodeModule({
-      imports: HELPERS.map((h) => ({ module: 'h', name: h.name, type: { params: new Array(h.params).fill(I32), results: h.result ? [I32] : [] } })),
+      imports: [{ module: 'h', name: 'x', type: { params: [I32, I32, I32], results: [I32] } }],
       memory: { module: 'env', name: 'memory', pages: this.pages },
       functions: [
         { type: { params: [], results: [I32] }, locals: this.flagFns.cf.locals, body: this.flagFns.cf.body, name: 'flag_cf' },
@@ -228,7 +215,7 @@ class Translator implements BlockTranslator {
       this.helped++;
       return cpu.nativeExec(execs[k], eip >>> 0, lengths[k], done);
     };
-    const imports = { env: { memory: this.memory }, h: { ...this.helpers, x } };
+    const imports = { env: { memory: this.memory }, h: { x } };
     this.stats.modules++;
     if (this.sync) {
       this.install(made, new WA.Instance(new WA.Module(bytes), imports), bytes.length);

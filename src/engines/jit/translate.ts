@@ -5,9 +5,10 @@
 // generated code around a loop; it returns to the CPU's block loop for any other target.
 //
 // Registers and the lazy-flag record are read and written in the CPU area
-// (src/cpu/layout.ts); guest memory is reached through the software TLB inline, with a
-// call to the interpreter's own access path on a miss, an MMIO page, a page crossing or
-// a misaligned access (which is where faults come from). The instructions come from the
+// (src/cpu/layout.ts); guest memory is reached through the software TLB inline. On a
+// miss, an MMIO page, a page over code or an access across a page end (which is where
+// faults come from) the code leaves before the instruction, none of which has been
+// done, and the CPU's loop runs it in the interpreter. The instructions come from the
 // shared decoder (src/cpu/decoder.ts). Generated code records the same lazy flag state
 // (op, operands, result, width) that alu.ts records; a Jcc, or the CF that INC/DEC keep,
 // is evaluated inline by the flag rules of src/cpu/flag-rules.ts (the description the
@@ -33,33 +34,19 @@ import type { DecodeIndex } from '../../cpu/table/decode-index.ts';
 import * as L from '../../cpu/layout.ts';
 import { BLOCK_VOID, Code, I32, Op } from './wasm.ts';
 
-/** What the generated code calls: the interpreter's access path (seg, offset), which faults and exits as it always does. */
-export const HELPERS = [
-  { name: 'rd8', params: 2, result: true },
-  { name: 'rd16', params: 2, result: true },
-  { name: 'rd32', params: 2, result: true },
-  /** Read for a read-modify-write: the write permission is checked first. */
-  { name: 'rmw8', params: 2, result: true },
-  { name: 'rmw16', params: 2, result: true },
-  { name: 'rmw32', params: 2, result: true },
-  /** Writes return 1 when the store went over the running block's page: the code stops after this instruction. */
-  { name: 'wr8', params: 3, result: true },
-  { name: 'wr16', params: 3, result: true },
-  { name: 'wr32', params: 3, result: true },
-  /** Instruction k of the module's table, at EIP a, after b instructions done: Cpu.nativeExec (1: return now). */
-  { name: 'x', params: 3, result: true },
-] as const;
-
-export type HelperName = (typeof HELPERS)[number]['name'];
-const H = Object.fromEntries(HELPERS.map((h, i) => [h.name, i])) as Record<HelperName, number>;
 /**
- * Functions every module holds after the helpers: CF () -> 0|1 and condition code
+ * What the generated code calls (a module's one import): instruction k of the module's
+ * table, at EIP a, after b instructions done, through Cpu.nativeExec (1: return now).
+ */
+export const HELPER_X = 0;
+/**
+ * Functions every module holds after the import: CF () -> 0|1 and condition code
  * (cc) -> 0|1 of whatever the lazy record in the area holds, and the fold of that record
  * into EFLAGS () -> 0 (as Cpu.materializeFlags) (flagFunctions).
  */
-const F_CF = HELPERS.length;
-const F_CC = HELPERS.length + 1;
-const F_MAT = HELPERS.length + 2;
+const F_CF = HELPER_X + 1;
+const F_CC = HELPER_X + 2;
+const F_MAT = HELPER_X + 3;
 
 /** The CPU's mode when the block is translated: the code is valid only in this mode (Cpu.nativeKey()). */
 export interface TranslationMode {
@@ -83,29 +70,27 @@ const A = 5;
 const B = 6;
 const R = 7;
 const OFF = 8; // a memory operand's offset (in its segment)
-/** Set by a slow store that went over the running page: return after this instruction. */
-const STOP = 9;
 /** The carry in of ADC/SBB. */
-const CY = 10;
+const CY = 9;
 /** A memory operand's linear address (OFF + its segment's base). */
-const LIN = 11;
+const LIN = 10;
 /**
  * Eight locals that cache the general registers within a block (write-through: the CPU
  * area always holds them too, so nothing has to be written back before a call, a fault
  * or an exit). A register read from the area or written at the block's top level is
  * cached from then on; Gen.cached says which are.
  */
-const REG0 = 12;
+const REG0 = 11;
 /** The lazy record's operands and result as this block wrote them (Gen.setLazy), so that its conditions read locals. */
-const LZA = 20;
-const LZB = 21;
-const LZR = 22;
+const LZA = 19;
+const LZB = 20;
+const LZR = 21;
 /** Scratch for a partial register write. */
-const T = 23;
+const T = 22;
 /** Locals besides the parameters. */
-export const PAGE_LOCALS = 21;
+export const PAGE_LOCALS = 20;
 /** A 64-bit product (MUL, IMUL), the one i64 local (after the i32 ones). */
-const P64 = 24;
+const P64 = 23;
 export const PAGE_LOCALS64 = 1;
 
 const ALU_ADD = 0;
@@ -355,8 +340,6 @@ class Gen {
   /** The instruction being emitted: its offset in the block, its index. */
   private insnOff = 0;
   private insn = 0;
-  /** The instruction being emitted has a store (which may set STOP). */
-  private stored = false;
   /** The general registers whose value is in their local (REG0 + r) now, on every path to here. */
   private cached = 0;
   /**
@@ -605,7 +588,7 @@ class Gen {
     c.i32(this.addExec(exec, length));
     c.get(EIP).i32(this.insnOff).op(Op.i32Add);
     c.get(N).i32(this.insn).op(Op.i32Add);
-    c.call(H.x).op(Op.if, BLOCK_VOID);
+    c.call(HELPER_X).op(Op.if, BLOCK_VOID);
     c.get(N).i32(this.insn + 1).op(Op.i32Add).op(Op.return);
     c.op(Op.end);
     this.known = null; // the closure may have set the flags
@@ -767,13 +750,6 @@ class Gen {
     if (!same) this.storeArea(L.OFF_LZ_BITS, () => this.c.i32(bits));
   }
 
-  /** Before a call that can fault or exit: the instruction's EIP, and the instructions completed before it. */
-  private markInsn(): void {
-    const c = this.c;
-    c.i32(0).get(EIP).i32(this.insnOff).op(Op.i32Add).mem(Op.i32Store, this.area + L.OFF_JIT_EIP, 2);
-    c.i32(0).get(N).i32(this.insn).op(Op.i32Add).mem(Op.i32Store, this.area + L.OFF_JIT_DONE, 2);
-  }
-
   // ---- memory operands
 
   /**
@@ -797,39 +773,53 @@ class Gen {
     return true;
   }
 
-  /** TLB fast-path test for an access of len bytes at OFF: leaves the condition; the entry is in E. */
+  /**
+   * TLB fast-path test for an access of len bytes at LIN: its page's entry passes the
+   * mask (RAM, the permission) and the access ends in that page; leaves the condition,
+   * the entry in E. It need not be aligned: native code runs only where no access raises
+   * #AC (nativeKey's KEY_AC).
+   */
   private tlbHit(len: number, mask: number): void {
     const c = this.c;
     c.get(LIN).i32(12).op(Op.i32ShrU).i32(2).op(Op.i32Shl).mem(Op.i32Load, this.area + L.OFF_TLB, 2).tee(E);
     c.i32(mask).op(Op.i32And).i32(TLB_VALID).op(Op.i32Eq);
-    if (len > 1) c.get(LIN).i32(len - 1).op(Op.i32And).op(Op.i32Eqz).op(Op.i32And);
+    if (len > 1) c.get(LIN).i32(0xfff).op(Op.i32And).i32(0x1000 - len).op(Op.i32LeU).op(Op.i32And);
   }
 
-  /** Push the value at OFF (len 1, 2, 4) of segment seg; rmw: check the write permission first. */
-  private load(seg: number, len: 1 | 2 | 4, rmw = false): void {
+  /** Push the value at LIN (len 1, 2 or 4 bytes); rmw: check the write permission first. */
+  private load(len: 1 | 2 | 4, rmw = false): void {
     const c = this.c;
     this.tlbHit(len, rmw ? this.masks.write : this.masks.read);
     c.op(Op.if, I32);
     c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor);
-    c.mem(len === 4 ? Op.i32Load : len === 2 ? Op.i32Load16U : Op.i32Load8U, 0, len === 4 ? 2 : len === 2 ? 1 : 0);
+    c.mem(len === 4 ? Op.i32Load : len === 2 ? Op.i32Load16U : Op.i32Load8U, 0, 0);
     c.op(Op.else);
-    this.markInsn();
-    c.i32(seg).get(OFF).call(rmw ? (len === 4 ? H.rmw32 : len === 2 ? H.rmw16 : H.rmw8) : len === 4 ? H.rd32 : len === 2 ? H.rd16 : H.rd8);
+    this.leave();
     c.op(Op.end);
   }
 
-  /** Store local `v` at OFF; after a slow store over this block's page, return (this instruction done). */
-  private store(seg: number, len: 1 | 2 | 4, v: number): void {
+  /** Store local `v` at LIN (len 1, 2 or 4 bytes). */
+  private store(len: 1 | 2 | 4, v: number): void {
     const c = this.c;
     this.tlbHit(len, this.masks.write);
     c.op(Op.if, BLOCK_VOID);
     c.get(E).i32(~0xfff).op(Op.i32And).get(LIN).op(Op.i32Xor).get(v);
-    c.mem(len === 4 ? Op.i32Store : len === 2 ? Op.i32Store16 : Op.i32Store8, 0, len === 4 ? 2 : len === 2 ? 1 : 0);
+    c.mem(len === 4 ? Op.i32Store : len === 2 ? Op.i32Store16 : Op.i32Store8, 0, 0);
     c.op(Op.else);
-    this.markInsn();
-    c.i32(seg).get(OFF).get(v).call(len === 4 ? H.wr32 : len === 2 ? H.wr16 : H.wr8).set(STOP);
+    this.leave();
     c.op(Op.end);
-    this.stored = true;
+  }
+
+  /**
+   * Leave before the instruction being emitted, as a fault would (generated code commits
+   * nothing of an instruction before an access that can take this way): EIP at it, the
+   * instructions before it done, and OFF_JIT_LEAVE, so that the dispatcher returns to the
+   * CPU's loop, which runs it in the interpreter, by that access's own way (the page walk,
+   * MMIO, a write over code, #PF).
+   */
+  private leave(): void {
+    this.storeArea(L.OFF_JIT_LEAVE, () => this.c.i32(1));
+    this.exitAt(this.insnOff, this.insn);
   }
 
   // ---- branches (the last instruction of a block)
@@ -870,10 +860,6 @@ class Gen {
         // push the return address, then jump
         c.get(EIP).i32(end).op(Op.i32Add).set(A);
         this.push(A);
-        // A store over the running page: return, at the target.
-        c.get(STOP).op(Op.if, BLOCK_VOID);
-        this.exitAt(end + d.imm, done);
-        c.op(Op.end);
         // (the thunk's 4 bytes must lie in its page: a linear address has its physical page offset)
         if ((((b.phys + end) ^ target) & ~0xfff) !== 0 && (target & 0xfff) <= 0xffc) this.pcThunk(end, d.imm, done);
         else this.chain(target, end + d.imm, done);
@@ -915,9 +901,8 @@ class Gen {
     this.nest = nest;
   }
 
-  /** Emit one instruction ending at `end` and, after a store, the stop check; false when it is not covered (nothing emitted). */
+  /** Emit one instruction ending at `end`; false when it is not covered (nothing emitted). */
   emit(d: Instr, end: number): boolean {
-    this.stored = false;
     const mark = this.c.length;
     const { known, cached, nest } = this;
     if (!this.instruction(d)) {
@@ -926,16 +911,7 @@ class Gen {
       this.restore(known, cached, nest);
       return false;
     }
-    this.stopCheck(end);
     return true;
-  }
-
-  /** After a store that went over the running page (STOP): return with EIP after this instruction. */
-  private stopCheck(end: number): void {
-    if (!this.stored) return;
-    this.c.get(STOP).op(Op.if, BLOCK_VOID);
-    this.exitAt(end, this.insn + 1);
-    this.c.op(Op.end);
   }
 
   /** Emit one instruction; false when it is not covered (emit() drops what it wrote). */
@@ -1023,7 +999,7 @@ class Gen {
       // LEAVE: EBP := [EBP] (which may fault first), ESP := EBP + 4
       if (!this.flatStack(false)) return false;
       this.reg32(EBP); c.tee(OFF).set(LIN);
-      this.load(SS, 4);
+      this.load(4);
       c.set(A);
       this.setReg32(ESP, () => c.get(OFF).i32(4).op(Op.i32Add));
       this.setReg32(EBP, () => c.get(A));
@@ -1071,7 +1047,7 @@ class Gen {
         if (!this.address(m, true)) return false;
         this.regBits(bits, reg);
         c.set(A);
-        this.store(m.seg, (bits >> 3) as 1 | 2 | 4, A);
+        this.store((bits >> 3) as 1 | 2 | 4, A);
         return true;
       }
       case 0x8a: case 0x8b: {
@@ -1100,7 +1076,7 @@ class Gen {
           return true;
         }
         if (!this.address(m, true)) return false;
-        this.store(m.seg, (bits >> 3) as 1 | 2 | 4, A);
+        this.store((bits >> 3) as 1 | 2 | 4, A);
         return true;
       }
       case 0xa8: case 0xa9: { // TEST AL/EAX, imm: recorded as (LOGIC, r, 0, r)
@@ -1174,7 +1150,7 @@ class Gen {
         if (!this.address(mo, true)) return false;
         if (len === 1) this.reg8(0); else this.reg32(0);
         c.set(A);
-        this.store(mo.seg, len, A);
+        this.store(len, A);
         return true;
       }
       case 0x0f90: case 0x0f91: case 0x0f92: case 0x0f93: case 0x0f94: case 0x0f95: case 0x0f96: case 0x0f97:
@@ -1186,7 +1162,7 @@ class Gen {
         if (!this.address(m, true)) return false;
         this.condition(op & 15);
         c.set(A);
-        this.store(m.seg, 1, A);
+        this.store(1, A);
         return true;
       }
       case 0x0f40: case 0x0f41: case 0x0f42: case 0x0f43: case 0x0f44: case 0x0f45: case 0x0f46: case 0x0f47:
@@ -1245,7 +1221,7 @@ class Gen {
           c.get(B).i32(5).op(Op.i32ShrS).i32(2).op(Op.i32Shl).set(T);
           c.get(OFF).get(T).op(Op.i32Add).set(OFF);
           c.get(LIN).get(T).op(Op.i32Add).set(LIN);
-          this.load(m.seg, 4, kind !== 4);
+          this.load(4, kind !== 4);
         } else {
           this.reg32(rm);
         }
@@ -1274,13 +1250,13 @@ class Gen {
         const { len, movs, src, dst } = stringOperands(d);
         if (movs) {
           if (!this.address(src, false)) return false;
-          this.load(src.seg, len);
+          this.load(len);
         } else {
           this.regBits(len * 8, EAX);
         }
         c.set(A);
         if (!this.address(dst, true)) return false;
-        this.store(ES, len, A);
+        this.store(len, A);
         this.stringStep(len);
         if (movs) this.setReg32(ESI, () => { this.reg32(ESI); c.get(B).op(Op.i32Add); });
         this.setReg32(EDI, () => { this.reg32(EDI); c.get(B).op(Op.i32Add); });
@@ -1304,7 +1280,7 @@ class Gen {
 
   /**
    * REP MOVS/STOS (bytes or dwords) of at most REP_INLINE elements, with TF clear: one
-   * element at a time while both accesses take the TLB's fast path (RAM, aligned, not
+   * element at a time while both accesses take the TLB's fast path (RAM, in one page, not
    * over code), ESI/EDI/ECX updated after each as the interpreter does; the first that
    * does not, and any longer count, go to the instruction's closure, which does the rest
    * (within one REP_BUDGET, so it never yields, as the interpreter would not).
@@ -1477,7 +1453,7 @@ class Gen {
   private push(v: number): void {
     const c = this.c;
     this.reg32(4); c.i32(4).op(Op.i32Sub).tee(OFF).set(LIN);
-    this.store(SS, 4, v);
+    this.store(4, v);
     this.setReg32(4, () => c.get(OFF));
   }
 
@@ -1485,7 +1461,7 @@ class Gen {
   private pop(): void {
     const c = this.c;
     this.reg32(4); c.tee(OFF).set(LIN);
-    this.load(SS, 4);
+    this.load(4);
     c.set(A);
     this.setReg32(4, () => c.get(OFF).i32(4).op(Op.i32Add));
   }
@@ -1682,20 +1658,20 @@ class Gen {
       return true;
     }
     if (!this.address(m, write)) return false;
-    this.load(m.seg, len, write);
+    this.load(len, write);
     return true;
   }
 
   /** E := local v, after loadRmwE addressed it (memory m, or register rm). */
   private storeE(m: MemOperand | null, rm: number, len: 1 | 2 | 4, v: number): void {
-    if (m) this.store(m.seg, len, v); else this.setReg(len * 8, rm, v);
+    if (m) this.store(len, v); else this.setReg(len * 8, rm, v);
   }
 
   /** Push the E operand of len bytes: memory m, or register rm (8-, 16- or 32-bit); false when m's segment is not flat. */
   private loadE(m: MemOperand | null, rm: number, len: 1 | 2 | 4): boolean {
     if (m) {
       if (!this.address(m, false)) return false;
-      this.load(m.seg, len);
+      this.load(len);
     } else if (len === 1) this.reg8(rm); else if (len === 2) this.reg16(rm); else this.reg32(rm);
     return true;
   }
@@ -1729,7 +1705,7 @@ class Gen {
       if (!this.address(m, false)) return false;
       src();
       c.set(B);
-      this.load(m.seg, len);
+      this.load(len);
       c.set(A);
       this.alu(k, bits);
       return true;
@@ -1737,11 +1713,11 @@ class Gen {
     if (!this.address(m, true)) return false;
     src();
     c.set(B);
-    this.load(m.seg, len, true);
+    this.load(len, true);
     c.set(A);
     // The flags are recorded before the store, as alu() records them before write32.
     this.alu(k, bits);
-    this.store(m.seg, len, R);
+    this.store(len, R);
     return true;
   }
 
