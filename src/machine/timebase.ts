@@ -8,6 +8,14 @@ const RATE_PERIOD_NS = 10e6;
 const CATCH_UP_NS = 200e6;
 /** One re-fit changes the rate by at most 25%, so consecutive TSC deltas in a calibration loop stay alike. */
 const RATE_STEP = 1.25;
+/**
+ * Ahead of the host clock by more than this, the rate is re-fitted without waiting for
+ * the period's end, and lowered as far as it has to be at once: the guest got much
+ * faster (its code was translated), and a lead that grew while the rate came down 25%
+ * a fit made the run loop sleep it off (0.5 s of the default guest's boot, 2 s of the
+ * Debian kernel's).
+ */
+const FAST_DOWN_LEAD_NS = 20e6;
 const MIN_NS_PER_INSTRUCTION = 0.5;
 const MAX_NS_PER_INSTRUCTION = 10_000;
 
@@ -101,14 +109,14 @@ export class Timebase {
     if (!this.host) return;
     const host = this.hostNs();
     const dt = host - this.rateHostNs - this.rateWaitNs;
-    if (dt < RATE_PERIOD_NS) return;
+    const lag = host - this.nowNs();
+    if (dt < RATE_PERIOD_NS && -lag <= FAST_DOWN_LEAD_NS) return;
     const retired = this.retired();
     const n = retired - this.rateInstructions;
-    if (!this.rateSkip && n > 0) {
+    if (!this.rateSkip && n > 0 && dt > 0) {
       const actual = dt / n;
-      const lag = host - this.nowNs();
       let target = actual * Math.min(4, Math.max(0.5, 1 + lag / CATCH_UP_NS));
-      target = Math.min(this.rate * RATE_STEP, Math.max(this.rate / RATE_STEP, target));
+      target = Math.min(this.rate * RATE_STEP, -lag > FAST_DOWN_LEAD_NS ? target : Math.max(this.rate / RATE_STEP, target));
       this.setRate(Math.min(MAX_NS_PER_INSTRUCTION, Math.max(MIN_NS_PER_INSTRUCTION, target)));
     }
     this.rateHostNs = host;

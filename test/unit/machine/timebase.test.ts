@@ -61,3 +61,28 @@ test('host waits and halts stay out of the rate fit', () => {
   t.adaptRate();
   assert.ok(Math.abs(t.nsPerInstruction - before) / before < 0.3, 'a halt did not inflate the rate');
 });
+
+test('a guest that gets much faster: the rate comes down at once when virtual time gets ahead, and the lead goes away', () => {
+  let retired = 0;
+  const host = fakeHost();
+  const t = new Timebase(() => retired, host);
+  // Slow at first (50 ns an instruction: code interpreted cold), until the rate has followed.
+  for (let slice = 0; slice < 2000; slice++) {
+    retired += 20_000;
+    host.ns += 1e6;
+    t.adaptRate();
+  }
+  assert.ok(Math.abs(t.nsPerInstruction - 50) < 2, `rate ${t.nsPerInstruction} near 50 ns`);
+  // Then 20 times faster (2.5 ns: translated). Stepping down 25% a fit, virtual time ran
+  // ahead of the host by 800 ms; the fit comes as soon as it is 20 ms ahead.
+  let lead = 0;
+  for (let slice = 0; slice < 2000; slice++) {
+    retired += 400_000;
+    host.ns += 1e6;
+    t.adaptRate();
+    lead = Math.max(lead, t.nowNs() - host.ns);
+  }
+  assert.ok(lead < 50e6, `lead at most ${(lead / 1e6).toFixed(0)} ms`);
+  assert.ok(Math.abs(t.nsPerInstruction - 2.5) < 0.2, `rate ${t.nsPerInstruction} near 2.5 ns`);
+  assert.ok(Math.abs(t.nowNs() - host.ns) < 20e6, `lag ${(host.ns - t.nowNs()) / 1e6} ms`);
+});
